@@ -1,0 +1,284 @@
+/**
+ * The runtime validator, compiled once per event type from the catalogue.
+ *
+ * Turns caller input into an EventRow (validated, copied, id and time stamped) or a list of
+ * problems, each naming the field: `task_id: required`,
+ * `tokens_used: expected a non-negative integer, got "ten"`. Nothing here throws.
+ */
+import {
+  CATALOGUE,
+  CUSTOM_EVENT_DEFAULT_LEVEL,
+  CUSTOM_EVENT_TYPE_PATTERN,
+  ENVELOPE_FIELDS,
+  LEVELS,
+  MAX_MESSAGE_BYTES,
+  MAX_METADATA_BYTES,
+  MAX_STRING_FIELD_CHARS,
+  isBuiltin,
+  type EventSpec,
+  type FieldType,
+  type Level,
+} from './catalogue.js';
+import type { EnvelopeOptions, EventRow } from './types.js';
+import { isUuid, uuidv7 } from './uuid7.js';
+
+export interface Problem {
+  field: string;
+  problem: string;
+}
+
+export type Validated = { ok: true; row: EventRow } | { ok: false; problems: Problem[] };
+
+/** `field: problem; field: problem` — the one-line form used in results and logs. */
+export function formatProblems(problems: readonly Problem[]): string {
+  return problems.map((p) => `${p.field}: ${p.problem}`).join('; ');
+}
+
+/** A short, safe rendering of a bad value for an error message. */
+export function show(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'symbol') return 'a symbol';
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Object.prototype.toString.call(v);
+  }
+  if (typeof v === 'number' && !Number.isFinite(v)) s = String(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+type Check = (v: unknown) => string | null;
+
+/** Text PostgreSQL cannot store: NUL, and unpaired surrogates (not valid Unicode). */
+function badText(s: string): string | null {
+  if (s.indexOf('\u0000') !== -1) return 'contains a NUL character (U+0000), which PostgreSQL cannot store';
+  if (!s.isWellFormed()) return 'contains an unpaired surrogate (invalid UTF-16), which PostgreSQL cannot store';
+  return null;
+}
+
+const EXPECT: Record<FieldType, Check> = {
+  string: (v) =>
+    typeof v !== 'string'
+      ? `expected a string, got ${show(v)}`
+      : v.length === 0
+        ? 'expected a non-empty string'
+        : v.length > MAX_STRING_FIELD_CHARS
+          ? `too long: ${v.length} characters, at most ${MAX_STRING_FIELD_CHARS}`
+          : badText(v),
+  text: (v) => (typeof v === 'string' ? badText(v) : `expected a string, got ${show(v)}`),
+  count: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : `expected a non-negative integer, got ${show(v)}`),
+  amount: (v) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : `expected a non-negative number, got ${show(v)}`,
+  http_status: (v) =>
+    Number.isInteger(v) && (v as number) >= 100 && (v as number) <= 599
+      ? null
+      : `expected an HTTP status code (an integer from 100 to 599), got ${show(v)}`,
+  object: (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? null : `expected a JSON object, got ${show(v)}`,
+  json: () => null,
+};
+
+/** Deep-copies a JSON value, so later changes by the caller do not reach the buffered event. */
+function copyJson(field: string, v: unknown, problems: Problem[]): { value: unknown; bytes: number } | null {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(v);
+  } catch (err) {
+    const why = /circular/i.test(String(err)) ? 'it contains a circular reference' : (err as Error).message;
+    problems.push({ field, problem: `not JSON-serialisable: ${why}` });
+    return null;
+  }
+  if (json === undefined) {
+    problems.push({ field, problem: `expected a JSON value, got ${show(v)}` });
+    return null;
+  }
+  let bad: string | null = null;
+  const value: unknown = JSON.parse(json, (key, val: unknown) => {
+    if (bad === null) bad = badText(key) ?? (typeof val === 'string' ? badText(val) : null);
+    return val;
+  });
+  if (bad !== null) {
+    problems.push({ field, problem: bad });
+    return null;
+  }
+  return { value, bytes: Buffer.byteLength(json) };
+}
+
+interface CompiledField {
+  name: string;
+  required: boolean;
+  check: Check;
+  /** object and json values are deep-copied and measured. */
+  deep: boolean;
+}
+
+interface Compiled {
+  eventType: string;
+  level: Level;
+  fields: CompiledField[];
+  known: Set<string>;
+  message: (f: Record<string, unknown>) => string;
+}
+
+function compile(eventType: string, spec: EventSpec): Compiled {
+  const fields = Object.entries(spec.fields).map(([name, f]) => ({
+    name,
+    required: f.required,
+    check: EXPECT[f.type],
+    deep: f.type === 'object' || f.type === 'json',
+  }));
+  return { eventType, level: spec.level, fields, known: new Set(Object.keys(spec.fields)), message: spec.message };
+}
+
+const COMPILED: Record<string, Compiled> = Object.fromEntries(
+  Object.entries(CATALOGUE).map(([t, spec]) => [t, compile(t, spec as EventSpec)]),
+);
+const ENVELOPE = new Set<string>(ENVELOPE_FIELDS);
+const LEVEL_SET = new Set<string>(LEVELS);
+
+/** Milliseconds from an ISO 8601 string or a Date, or null. */
+export function parseTimestamp(v: unknown): number | null {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.getTime();
+  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) return null;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+function applyEnvelope(
+  opts: EnvelopeOptions | undefined,
+  defaultLevel: Level,
+  problems: Problem[],
+  now: number,
+): { id: string; time: number; level: Level; message: string | undefined } {
+  if (opts === undefined) return { id: uuidv7(now), time: now, level: defaultLevel, message: undefined };
+  let time = now;
+  if (opts.timestamp !== undefined) {
+    const t = parseTimestamp(opts.timestamp);
+    if (t === null) problems.push({ field: 'timestamp', problem: `expected an ISO 8601 date-time with a zone, got ${show(opts.timestamp)}` });
+    else time = t;
+  }
+  let id: string;
+  if (opts.id !== undefined) {
+    if (!isUuid(opts.id)) problems.push({ field: 'id', problem: `expected a UUID, got ${show(opts.id)}` });
+    id = String(opts.id).toLowerCase();
+  } else id = uuidv7(now);
+  let level = defaultLevel;
+  if (opts.level !== undefined) {
+    if (!LEVEL_SET.has(opts.level as string)) problems.push({ field: 'level', problem: `expected one of ${LEVELS.join(', ')}, got ${show(opts.level)}` });
+    else level = opts.level;
+  }
+  let message: string | undefined;
+  if (opts.message !== undefined) {
+    if (typeof opts.message !== 'string' || opts.message.length === 0)
+      problems.push({ field: 'message', problem: `expected a non-empty string, got ${show(opts.message)}` });
+    else message = opts.message;
+  }
+  return { id, time, level, message };
+}
+
+function checkMessage(message: string, problems: Problem[]): void {
+  const bad = badText(message);
+  if (bad !== null) problems.push({ field: 'message', problem: bad });
+  // Cheap bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
+  if (message.length * 3 > MAX_MESSAGE_BYTES) {
+    const bytes = Buffer.byteLength(message);
+    if (bytes > MAX_MESSAGE_BYTES) problems.push({ field: 'message', problem: `too large: ${bytes} bytes, at most ${MAX_MESSAGE_BYTES} (64 KiB)` });
+  }
+}
+
+/**
+ * Validates the fields of a built-in event type. `fields` holds only the event's own fields;
+ * `opts` the envelope. The returned row owns copies of everything it holds.
+ */
+export function validateBuiltin(eventType: string, fields: unknown, opts: EnvelopeOptions | undefined, now: number): Validated {
+  const c = COMPILED[eventType];
+  const problems: Problem[] = [];
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    return { ok: false, problems: [{ field: '(event)', problem: `expected an object with the fields of ${eventType}, got ${show(fields)}` }] };
+  }
+  const input = fields as Record<string, unknown>;
+  const metadata: Record<string, unknown> = { event_type: eventType };
+  // Upper bound of the stored JSON's size, in bytes; measured exactly only when it could be over.
+  let bound = 64;
+  for (const f of c.fields) {
+    const v = input[f.name];
+    if (v === undefined || v === null) {
+      if (f.required) problems.push({ field: f.name, problem: 'required' });
+      else if (v === null) metadata[f.name] = null;
+      continue;
+    }
+    const bad = f.check(v);
+    if (bad !== null) {
+      problems.push({ field: f.name, problem: bad });
+      continue;
+    }
+    if (f.deep) {
+      const copy = copyJson(f.name, v, problems);
+      if (copy === null) continue;
+      metadata[f.name] = copy.value;
+      bound += copy.bytes + f.name.length + 4;
+    } else {
+      metadata[f.name] = v;
+      bound += typeof v === 'string' ? v.length * 6 + f.name.length + 6 : 32;
+    }
+  }
+  for (const k in input) {
+    if (!c.known.has(k) && input[k] !== undefined) {
+      problems.push({ field: k, problem: ENVELOPE.has(k) ? `is an envelope field: pass it in the options, not among the fields of ${eventType}` : `unknown field for ${eventType} (known: ${[...c.known].join(', ')})` });
+    }
+  }
+  const env = applyEnvelope(opts, c.level, problems, now);
+  if (problems.length > 0) return { ok: false, problems };
+  if (bound > MAX_METADATA_BYTES) checkMetadataSize(metadata, problems);
+  const message = env.message ?? c.message(metadata);
+  checkMessage(message, problems);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, row: { id: env.id, level: env.level, message, time: env.time, event_type: eventType, metadata } };
+}
+
+function checkMetadataSize(metadata: Record<string, unknown>, problems: Problem[]): void {
+  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  if (bytes > MAX_METADATA_BYTES) problems.push({ field: '(metadata)', problem: `too large: ${bytes} bytes, at most ${MAX_METADATA_BYTES} (256 KiB)` });
+}
+
+/**
+ * Validates any event in its flat form: `{event_type, id?, timestamp?, level?, message?, ...fields}`
+ * (the HTTP body and `log(event)`).
+ */
+export function validateEvent(event: unknown, now: number): Validated {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    return { ok: false, problems: [{ field: '(event)', problem: `expected a JSON object, got ${show(event)}` }] };
+  }
+  const e = event as Record<string, unknown>;
+  const type = e.event_type;
+  if (type === undefined || type === null) return { ok: false, problems: [{ field: 'event_type', problem: 'required' }] };
+  if (typeof type !== 'string' || !CUSTOM_EVENT_TYPE_PATTERN.test(type)) {
+    return {
+      ok: false,
+      problems: [{ field: 'event_type', problem: `expected a built-in event type or a custom name matching ${CUSTOM_EVENT_TYPE_PATTERN.source}, got ${show(type)}` }],
+    };
+  }
+  const fields: Record<string, unknown> = {};
+  for (const k in e) if (!ENVELOPE.has(k)) fields[k] = e[k];
+  const opts: EnvelopeOptions = { id: e.id as string, timestamp: e.timestamp as string, level: e.level as Level, message: e.message as string };
+  if (isBuiltin(type)) return validateBuiltin(type, fields, opts, now);
+  return validateCustom(type, fields, opts, now);
+}
+
+function validateCustom(eventType: string, fields: Record<string, unknown>, opts: EnvelopeOptions, now: number): Validated {
+  const problems: Problem[] = [];
+  const copy = copyJson('(metadata)', { event_type: eventType, ...fields }, problems);
+  const env = applyEnvelope(opts, CUSTOM_EVENT_DEFAULT_LEVEL, problems, now);
+  if (copy !== null && copy.bytes > MAX_METADATA_BYTES) {
+    problems.push({ field: '(metadata)', problem: `too large: ${copy.bytes} bytes, at most ${MAX_METADATA_BYTES} (256 KiB)` });
+  }
+  if (problems.length > 0 || copy === null) return { ok: false, problems };
+  const message = env.message ?? `Event ${eventType}`;
+  checkMessage(message, problems);
+  if (problems.length > 0) return { ok: false, problems };
+  const metadata = copy.value as Record<string, unknown>;
+  return { ok: true, row: { id: env.id, level: env.level, message, time: env.time, event_type: eventType, metadata } };
+}

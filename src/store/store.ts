@@ -1,0 +1,56 @@
+/** The one small interface both backends implement: the embedded PGlite and a PostgreSQL server. */
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements (no parameters): migrations. */
+  exec(sql: string): Promise<void>;
+}
+
+export type StoreKind = 'embedded' | 'postgres';
+
+export interface Store extends Queryable {
+  readonly kind: StoreKind;
+  /** Where the data lives, safe to print (passwords masked). */
+  readonly description: string;
+  /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * The backend's fastest bulk path: `COPY <table> (<columns>) FROM STDIN` in text format,
+   * `data` being complete lines. Atomic: all rows or none.
+   */
+  copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An error the caller should surface as is: bad configuration, a held lock. */
+export class StoreConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConfigError';
+  }
+}
+
+/** SQLSTATE of a unique violation (a retried write meeting rows it already committed). */
+export const UNIQUE_VIOLATION = '23505';
+
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** `postgres://vigil:secret@db:5432/vigil` → `postgres://vigil:****@db:5432/vigil`. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '****';
+    for (const k of [...u.searchParams.keys()]) if (/pass|secret|token|key/i.test(k)) u.searchParams.set(k, '****');
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
