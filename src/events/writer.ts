@@ -44,8 +44,6 @@ interface Batch {
   file?: string;
   bytes: number;
   spilling?: Promise<void>;
-  /** Being written to the database right now: not to be spilled under the loop's feet. */
-  committing?: boolean;
 }
 
 export interface WriterStats {
@@ -159,7 +157,7 @@ export class BatchWriter {
   }
 
   private spill(batch: Batch): void {
-    if (!batch.rows || batch.spilling || batch.committing) return;
+    if (!batch.rows || batch.spilling) return;
     const rows = batch.rows;
     batch.spilling = this.spool
       .write(batch.key, rows)
@@ -203,15 +201,15 @@ export class BatchWriter {
         if (head.spilling) await head.spilling;
         const rows = head.rows ?? (await this.spool.read(head.file!));
         const t0 = performance.now();
-        head.committing = true;
-        try {
-          await this.commit(sink, rows, head);
-        } finally {
-          head.committing = false;
-        }
+        await this.commit(sink, rows, head);
         this.counters.last_commit_ms = performance.now() - t0;
+        // A spill may have raced with the commit (flush timed out): let it finish, then remove its file.
+        if (head.spilling) await head.spilling;
         this.queue.shift();
-        if (head.rows) this.memRows -= head.count;
+        if (head.rows) {
+          this.memRows -= head.count;
+          head.rows = undefined;
+        }
         if (head.file) {
           await this.spool.remove(head.file);
           this.spoolBytes -= head.bytes;

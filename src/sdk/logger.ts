@@ -98,7 +98,7 @@ class LocalAuditLogger implements AuditLoggerBase {
       const lock = resolved.kind === 'embedded' ? DataDirLock.acquire(resolved.dataDir, processCommand()) : undefined;
       this.lock = lock;
       sink = async () => {
-        const store = await openStore(resolved, { lock, migrate: opts.migrate, postgres: { onIdleError: () => undefined } });
+        const store = await openStore(resolved, { lock, migrate: opts.migrate, postgres: { ...opts.postgres, onIdleError: () => undefined } });
         if (this.closing) {
           await store.close();
           throw new Error('the audit logger was closed while its store was opening');

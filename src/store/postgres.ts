@@ -34,6 +34,8 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: opts.connectTimeoutMs ?? PG_CONNECT_TIMEOUT_MS,
       query_timeout: opts.queryTimeoutMs ?? PG_QUERY_TIMEOUT_MS,
       application_name: 'vigil',
+      // Idle connections must not keep a finished process alive (the SDK promises exit flushes).
+      allowExitOnIdle: true,
     });
     // An idle client losing its server must not crash the process: pg drops it from the pool.
     this.pool.on('error', (err) => opts.onIdleError?.(err));
@@ -48,8 +50,29 @@ export class PostgresStore implements Store {
     await this.pool.query(sql);
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * Checks a client out of the pool. A checked-out client whose server goes away emits 'error';
+   * unhandled, that would crash the process, so it is caught here and the client is discarded
+   * (the query in flight fails on its own).
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; done: (err?: Error) => void }> {
     const client = await this.pool.connect();
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost = err;
+    };
+    client.on('error', onError);
+    return {
+      client,
+      done: (err) => {
+        client.removeListener('error', onError);
+        client.release(err ?? lost);
+      },
+    };
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const { client, done } = await this.checkout();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -73,12 +96,12 @@ export class PostgresStore implements Store {
       }
       throw err;
     } finally {
-      client.release(broken);
+      done(broken);
     }
   }
 
   async copyIn(table: string, columns: readonly string[], data: string): Promise<void> {
-    const client = await this.pool.connect();
+    const { client, done } = await this.checkout();
     let broken: Error | undefined;
     try {
       const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
@@ -88,7 +111,7 @@ export class PostgresStore implements Store {
       broken = err as Error;
       throw err;
     } finally {
-      client.release(broken);
+      done(broken);
     }
   }
 
