@@ -1,19 +1,16 @@
 /**
- * The in-process audit logger: the 12 typed methods of the design report and `log(event)`.
+ * The audit logger: the 12 typed methods of the design report and `log(event)`, over a batching
+ * writer whose sink is the store (local.ts) or a Vigil server (remote.ts).
  *
  * A call validates, stamps id and time, writes one structured pino line, hands the row to the
  * batching writer and returns at once: it never throws and never waits for the database.
  */
-import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { BUILTIN_EVENT_TYPES, LEVEL_RANK, LEVELS, methodName, type BuiltinEventType, type Level } from '../events/catalogue.js';
 import type { AnyEvent, EnvelopeOptions, EventFields, EventRow, LogResult } from '../events/types.js';
 import { formatProblems, validateBuiltin, validateEvent, type Validated } from '../events/validate.js';
 import { BatchWriter, type WriterStats } from '../events/writer.js';
-import { storeSink, type EventSink } from '../events/sink.js';
-import { DataDirLock } from '../store/dataDirLock.js';
-import { openStore, resolveStoreOptions, type StoreOptions } from '../store/open.js';
-import type { Store } from '../store/store.js';
+import type { EventSink } from '../events/sink.js';
 import { PINO_METHOD } from './levels.js';
 
 type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${Capitalize<H>}${Camel<T>}` : Capitalize<S>;
@@ -38,22 +35,23 @@ export interface AuditLoggerBase {
 
 export type AuditLogger = AuditLoggerBase & EventMethods;
 
-export interface LocalLoggerOptions extends StoreOptions {
-  /** Use this open store (not closed by the logger) instead of opening one. */
-  store?: Store;
-  /** Where undeliverable batches wait. Default `<dataDir>/spool`. */
-  spoolDir?: string;
+/** Options both loggers share. */
+export interface CommonLoggerOptions {
   /** Events below this level are logged as lines but not stored. Default DEBUG (store all). */
   minLevel?: Level;
   /** Write one structured line per event (pino). Default true. */
   logLine?: boolean;
   /** The pino logger for event lines and Vigil's own messages. Default: pino to standard output. */
   logger?: Logger;
-  /** Apply pending migrations when opening the store. Default true. */
-  migrate?: boolean;
+  /** Where batches wait while they cannot be committed. */
+  spoolDir?: string;
+  /** Events per commit (default 5,000). */
   batchSize?: number;
+  /** Longest an event waits in memory before its batch is sealed, in ms (default 25). */
   flushIntervalMs?: number;
+  /** Events held in memory before sealed batches are spilled to disk (default 100,000). */
   maxBufferedEvents?: number;
+  /** Spool size beyond which new events are refused, in bytes (default 1 GiB). */
   maxSpoolBytes?: number;
   /** Called with the rows of each commit. */
   onCommit?: (rows: readonly EventRow[]) => void;
@@ -70,45 +68,33 @@ function iso(ms: number): string {
   return lastIso;
 }
 
-class LocalAuditLogger implements AuditLoggerBase {
+export interface LoggerParts {
+  /** Builds the sink the writer commits to (called again after a failure until it succeeds). */
+  sink: EventSink | (() => Promise<EventSink>);
+  spoolDir: string;
+  /** Runs after the writer is closed. */
+  onClose?: () => Promise<void> | void;
+}
+
+class AuditLoggerImpl implements AuditLoggerBase {
   private readonly minRank: number;
   private readonly lines: Logger | null;
   private readonly log_: Logger;
   private readonly writer: BatchWriter;
-  private lock: DataDirLock | undefined;
-  private closing = false;
 
-  constructor(opts: LocalLoggerOptions) {
+  constructor(
+    opts: CommonLoggerOptions,
+    private readonly parts: LoggerParts,
+  ) {
     const minLevel = opts.minLevel ?? 'DEBUG';
     if (!LEVELS.includes(minLevel)) throw new TypeError(`minLevel: expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(minLevel)}`);
     this.minRank = LEVEL_RANK[minLevel];
-    const base = opts.logger ?? pino({ name: 'vigil' }, pino.destination({ dest: 1, sync: false }));
+    const base = opts.logger ?? defaultPino();
     this.lines = opts.logLine === false ? null : base.child({ component: 'audit' });
     this.log_ = base.child({ component: 'writer' });
-
-    let sink: EventSink | (() => Promise<EventSink>);
-    let spoolDir: string;
-    if (opts.store) {
-      sink = storeSink(opts.store, false);
-      spoolDir = opts.spoolDir ?? join(opts.dataDir ?? './.vigil', 'spool');
-    } else {
-      const resolved = resolveStoreOptions(opts);
-      spoolDir = opts.spoolDir ?? join(resolved.dataDir, 'spool');
-      // Taken now, synchronously, so a held directory is a clear error at construction.
-      const lock = resolved.kind === 'embedded' ? DataDirLock.acquire(resolved.dataDir, processCommand()) : undefined;
-      this.lock = lock;
-      sink = async () => {
-        const store = await openStore(resolved, { lock, migrate: opts.migrate, postgres: { ...opts.postgres, onIdleError: () => undefined } });
-        if (this.closing) {
-          await store.close();
-          throw new Error('the audit logger was closed while its store was opening');
-        }
-        return storeSink(store, true);
-      };
-    }
     this.writer = new BatchWriter({
-      sink,
-      spoolDir,
+      sink: parts.sink,
+      spoolDir: parts.spoolDir,
       log: this.log_,
       batchSize: opts.batchSize,
       flushIntervalMs: opts.flushIntervalMs,
@@ -163,17 +149,15 @@ class LocalAuditLogger implements AuditLoggerBase {
 
   async close(options?: { timeoutMs?: number }): Promise<boolean> {
     const ok = await this.writer.close(options);
-    // A store still opening now is closed as soon as it opens (see the sink factory).
-    this.closing = true;
-    this.lock?.release();
+    await this.parts.onClose?.();
     this.lines?.flush?.();
     return ok;
   }
 }
 
 for (const type of BUILTIN_EVENT_TYPES) {
-  Object.defineProperty(LocalAuditLogger.prototype, methodName(type), {
-    value: function (this: LocalAuditLogger, fields: unknown, options?: EnvelopeOptions) {
+  Object.defineProperty(AuditLoggerImpl.prototype, methodName(type), {
+    value: function (this: AuditLoggerImpl, fields: unknown, options?: EnvelopeOptions) {
       return this.logBuiltin(type, fields, options);
     },
     writable: true,
@@ -181,11 +165,11 @@ for (const type of BUILTIN_EVENT_TYPES) {
   });
 }
 
-function processCommand(): string {
-  return ['node', ...process.argv.slice(1).map((a) => a.split('/').pop())].join(' ').slice(0, 120);
+function defaultPino(): Logger {
+  return pino({ name: 'vigil' }, pino.destination({ dest: 1, sync: false }));
 }
 
-/** Creates an in-process audit logger on the embedded database or PostgreSQL. */
-export function createLocalLogger(options: LocalLoggerOptions = {}): AuditLogger {
-  return new LocalAuditLogger(options) as unknown as AuditLogger;
+/** Assembles a logger from its sink; see local.ts and remote.ts. */
+export function buildAuditLogger(opts: CommonLoggerOptions, parts: LoggerParts): AuditLogger {
+  return new AuditLoggerImpl(opts, parts) as unknown as AuditLogger;
 }
