@@ -1,0 +1,178 @@
+/**
+ * The generic webhook: a JSON POST signed the Standard Webhooks way (https://www.standardwebhooks.com):
+ * `webhook-id` (the delivery id, the same on every retry, so receivers can de-duplicate),
+ * `webhook-timestamp` (unix seconds of this attempt) and `webhook-signature`
+ * (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed by the bytes of a `whsec_<base64>` secret).
+ * `verifyWebhook` is the receiver's side.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Channel, ChannelTarget, Notification, SendResult } from './channel.js';
+import {
+  ChannelConfigError,
+  classifyStatus,
+  DEFAULT_TIMEOUT_MS,
+  describeAnswer,
+  failureResult,
+  HttpClient,
+  intOption,
+  invalidTarget,
+  logResult,
+  silentLogger,
+  type ChannelDeps,
+  type ChannelLogger,
+} from './http.js';
+import { maskUrl, urlSecrets } from './mask.js';
+
+/** Receivers reject timestamps further than this from their clock (5 minutes). */
+export const WEBHOOK_TOLERANCE_SEC = 300;
+/** The `type` of the payloads Vigil sends. */
+export const WEBHOOK_EVENT_TYPE = 'intervention.notification';
+
+export interface WebhookConfig {
+  /** The signing secret, `whsec_<base64>` (24 to 64 random bytes). Required. */
+  secret?: string;
+  /** Further secrets by name; a target picks one with `options.secretName`. */
+  secrets?: Record<string, string>;
+  /** Whole-request timeout in ms. Default 10000. */
+  timeoutMs?: number;
+}
+
+/** The body Vigil posts: Standard Webhooks' `{type, timestamp, data}` envelope. */
+export interface WebhookPayload {
+  type: typeof WEBHOOK_EVENT_TYPE;
+  timestamp: string;
+  data: Notification;
+}
+
+/** Decodes a `whsec_` secret into its key bytes; throws naming `option` when it is malformed. */
+export function secretKey(secret: string, option = 'channels.webhook.secret'): Buffer {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret ?? '');
+  if (!m) throw new ChannelConfigError(option, 'must be "whsec_" followed by base64');
+  const key = Buffer.from(m[1], 'base64');
+  if (key.length < 24 || key.length > 64) throw new ChannelConfigError(option, 'must hold 24 to 64 bytes (base64 of random bytes)');
+  return key;
+}
+
+/** A new random secret in the `whsec_` form. */
+export function generateWebhookSecret(bytes = 32): string {
+  return `whsec_${randomBytes(bytes).toString('base64')}`;
+}
+
+/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. */
+export function signWebhook(secret: string, id: string, timestampSec: number, body: string): string {
+  const mac = createHmac('sha256', secretKey(secret)).update(`${id}.${timestampSec}.${body}`).digest('base64');
+  return `v1,${mac}`;
+}
+
+export class WebhookVerificationError extends Error {
+  override readonly name = 'WebhookVerificationError';
+}
+
+/**
+ * For receivers: checks the Standard Webhooks headers of a request against the raw body and
+ * returns the parsed payload; throws WebhookVerificationError when the headers are missing, the
+ * timestamp is more than `toleranceSec` away, or no `v1` signature matches.
+ */
+export function verifyWebhook(
+  secret: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  options: { toleranceSec?: number; nowMs?: number } = {},
+): WebhookPayload {
+  const h = (name: string): string | undefined => {
+    const v = headers[name] ?? headers[name.toLowerCase()];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const id = h('webhook-id');
+  const ts = h('webhook-timestamp');
+  const sigs = h('webhook-signature');
+  if (!id || !ts || !sigs) throw new WebhookVerificationError('missing webhook-id, webhook-timestamp or webhook-signature');
+  if (!/^\d+$/.test(ts)) throw new WebhookVerificationError('webhook-timestamp is not unix seconds');
+  const now = Math.floor((options.nowMs ?? Date.now()) / 1000);
+  if (Math.abs(now - Number(ts)) > (options.toleranceSec ?? WEBHOOK_TOLERANCE_SEC)) throw new WebhookVerificationError('webhook-timestamp is too far from now');
+  const expected = Buffer.from(signWebhook(secret, id, Number(ts), body).slice(3), 'base64');
+  const ok = sigs.split(' ').some((s) => {
+    const [version, value] = s.split(',', 2);
+    if (version !== 'v1' || !value) return false;
+    const given = Buffer.from(value, 'base64');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+  if (!ok) throw new WebhookVerificationError('no matching signature');
+  try {
+    return JSON.parse(body) as WebhookPayload;
+  } catch {
+    throw new WebhookVerificationError('the body is not JSON');
+  }
+}
+
+export function validateWebhookConfig(cfg: WebhookConfig = {}): { secret: string; secrets: Record<string, string>; timeoutMs: number } {
+  if (!cfg.secret) throw new ChannelConfigError('channels.webhook.secret', 'is required (generate one: "whsec_" + base64 of 32 random bytes)');
+  secretKey(cfg.secret);
+  const secrets = cfg.secrets ?? {};
+  for (const [name, s] of Object.entries(secrets)) secretKey(s, `channels.webhook.secrets.${name}`);
+  return { secret: cfg.secret, secrets, timeoutMs: intOption('channels.webhook.timeout_ms', cfg.timeoutMs, DEFAULT_TIMEOUT_MS, 100, 300_000) };
+}
+
+export class WebhookChannel implements Channel {
+  readonly name = 'webhook';
+  private readonly cfg: ReturnType<typeof validateWebhookConfig>;
+  private readonly http: HttpClient;
+  private readonly ownsHttp: boolean;
+  private readonly logger: ChannelLogger;
+  private readonly now: () => number;
+
+  constructor(config: WebhookConfig = {}, deps: ChannelDeps = {}) {
+    this.cfg = validateWebhookConfig(config);
+    this.ownsHttp = !deps.http;
+    this.http = deps.http ?? new HttpClient({ guard: deps.guard });
+    this.logger = deps.logger ?? silentLogger;
+    this.now = deps.now ?? Date.now;
+  }
+
+  mask(target: ChannelTarget): string {
+    return maskUrl(target.address);
+  }
+
+  async send(n: Notification, target: ChannelTarget, signal?: AbortSignal): Promise<SendResult> {
+    const started = Date.now();
+    const redactor = urlSecrets(target.address);
+    for (const s of [this.cfg.secret, ...Object.values(this.cfg.secrets)]) redactor.add(s).add(s.slice(6));
+    let result: SendResult;
+    const secretName = target.options?.secretName;
+    const secret = typeof secretName === 'string' ? this.cfg.secrets[secretName] : this.cfg.secret;
+    if (!URL.canParse(target.address)) result = invalidTarget(started);
+    else if (!secret) {
+      result = { outcome: 'permanent', status: 'invalid_target', error: `no secret named "${String(secretName)}" in channels.webhook.secrets`, durationMs: 0 };
+    } else {
+      const body = JSON.stringify({ type: WEBHOOK_EVENT_TYPE, timestamp: n.timestamp, data: n } satisfies WebhookPayload);
+      const ts = Math.floor(this.now() / 1000);
+      try {
+        const res = await this.http.request({
+          url: target.address,
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': n.delivery_id,
+            'webhook-timestamp': String(ts),
+            'webhook-signature': signWebhook(secret, n.delivery_id, ts, body),
+          },
+          body,
+          timeoutMs: this.cfg.timeoutMs,
+          signal,
+        });
+        const base = classifyStatus(res.status, res.headers, this.now());
+        result = { ...base, status: res.status, durationMs: Date.now() - started };
+        if (base.outcome !== 'ok') result.error = describeAnswer(res, redactor);
+        // 410 Gone: the receiver asks us to stop sending to this endpoint.
+        if (res.status === 410) result.targetGone = true;
+      } catch (err) {
+        result = failureResult(err, redactor, started);
+      }
+    }
+    logResult(this.logger, this.name, this.mask(target), result);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsHttp) await this.http.close();
+  }
+}

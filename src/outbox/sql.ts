@@ -1,0 +1,238 @@
+/** The outbox's queries: set-based, parameterised, with time passed in (the injected clock). */
+import type { Notification } from '../channels/channel.js';
+import type { Queryable } from '../store/store.js';
+
+export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'dead';
+
+export interface NewDelivery {
+  id: string;
+  intervention_id: string | null;
+  channel: string;
+  target: string;
+  route: string;
+  reason: string;
+  level: string;
+  notification: Notification;
+  max_attempts: number;
+  fallback_channel: string | null;
+  fallback_of: string | null;
+  /** Recorded dead at once (no target configured, unknown channel), with this error. */
+  dead_error?: string;
+}
+
+export interface DeliveryRow {
+  id: string;
+  seq: string;
+  intervention_id: string | null;
+  channel: string;
+  target: string;
+  route: string;
+  reason: string;
+  level: string;
+  notification: Notification;
+  status: DeliveryStatus;
+  attempts: number;
+  max_attempts: number;
+  next_attempt_at: Date;
+  last_status: string | null;
+  last_error: string | null;
+  fallback_channel: string | null;
+  fallback_of: string | null;
+  created_at: Date;
+  sent_at: Date | null;
+  dead_at: Date | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export async function insertDeliveries(db: Queryable, rows: readonly NewDelivery[], nowMs: number): Promise<void> {
+  if (rows.length === 0) return;
+  const col = <K extends keyof NewDelivery>(k: K) => rows.map((r) => r[k]);
+  await db.query(
+    `INSERT INTO deliveries (id, intervention_id, channel, target, route, reason, level, notification, max_attempts,
+                             fallback_channel, fallback_of, status, last_error, dead_at, next_attempt_at, created_at)
+     SELECT id, intervention_id, channel, target, route, reason, level, notification, max_attempts, fallback_channel, fallback_of,
+            CASE WHEN dead_error IS NULL THEN 'pending' ELSE 'dead' END, dead_error,
+            CASE WHEN dead_error IS NULL THEN NULL ELSE $13::timestamptz END, $13::timestamptz, $13::timestamptz
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
+                   $9::int[], $10::text[], $11::uuid[], $12::text[])
+            AS u(id, intervention_id, channel, target, route, reason, level, notification, max_attempts, fallback_channel, fallback_of, dead_error)
+     ON CONFLICT (id) DO NOTHING`,
+    [
+      col('id'),
+      col('intervention_id'),
+      col('channel'),
+      col('target'),
+      col('route'),
+      col('reason'),
+      col('level'),
+      rows.map((r) => JSON.stringify({ ...r.notification, delivery_id: r.id })),
+      col('max_attempts'),
+      col('fallback_channel'),
+      col('fallback_of'),
+      rows.map((r) => r.dead_error ?? null),
+      iso(nowMs),
+    ],
+  );
+}
+
+/**
+ * Claims up to `limit` due deliveries for `worker`: pending ones whose time has come, and ones
+ * whose sender's lease ran out (it died). SKIP LOCKED: concurrent workers never claim the same row.
+ */
+export async function claimDue(
+  db: Queryable,
+  opts: { worker: string; limit: number; nowMs: number; leaseMs: number; skipChannels: readonly string[] },
+): Promise<DeliveryRow[]> {
+  const { rows } = await db.query<DeliveryRow>(
+    `WITH due AS (                       -- walks deliveries_due_idx in order: no sort of the backlog
+       SELECT id FROM deliveries
+        WHERE status = 'pending' AND next_attempt_at <= $1 AND channel <> ALL ($5::text[])
+        ORDER BY next_attempt_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED),
+     expired AS (                        -- leases of workers that died (deliveries_lease_idx)
+       SELECT id FROM deliveries
+        WHERE status = 'sending' AND locked_until < $1 AND channel <> ALL ($5::text[])
+        ORDER BY locked_until
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED)
+     UPDATE deliveries d
+        SET status = 'sending', locked_by = $3, locked_until = $1::timestamptz + $4 * interval '1 millisecond', attempts = d.attempts + 1
+       FROM (SELECT id FROM due UNION ALL SELECT id FROM expired) AS claimed
+      WHERE d.id = claimed.id
+     RETURNING d.id, d.seq, d.intervention_id, d.channel, d.target, d.route, d.reason, d.level, d.notification, d.status,
+               d.attempts, d.max_attempts, d.next_attempt_at, d.last_status, d.last_error, d.fallback_channel,
+               d.fallback_of, d.created_at, d.sent_at, d.dead_at`,
+    [iso(opts.nowMs), opts.limit, opts.worker, opts.leaseMs, opts.skipChannels],
+  );
+  return rows;
+}
+
+export interface Completion {
+  id: string;
+  attempt: number;
+  status: 'pending' | 'sent' | 'dead';
+  next_attempt_at: number;
+  started_at: number;
+  duration_ms: number;
+  outcome: 'ok' | 'retryable' | 'permanent';
+  provider_status: string | null;
+  error: string | null;
+}
+
+/**
+ * Records finished attempts: each delivery's new state and its attempt row, in one statement each.
+ * Only rows still leased to this worker are updated (a lease that ran out belongs to another now).
+ * Returns the ids that were updated.
+ */
+export async function completeAttempts(db: Queryable, worker: string, done: readonly Completion[], nowMs: number): Promise<Set<string>> {
+  if (done.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE deliveries d
+        SET status = u.status,
+            next_attempt_at = u.next_at,
+            last_status = u.provider_status,
+            last_error = u.error,
+            locked_by = NULL,
+            locked_until = NULL,
+            sent_at = CASE WHEN u.status = 'sent' THEN $8::timestamptz ELSE d.sent_at END,
+            dead_at = CASE WHEN u.status = 'dead' THEN $8::timestamptz ELSE d.dead_at END
+       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+            AS u(id, attempt, status, next_at, provider_status, error)
+      WHERE d.id = u.id AND d.locked_by = $7 AND d.attempts = u.attempt AND d.status = 'sending'
+     RETURNING d.id`,
+    [
+      done.map((d) => d.id),
+      done.map((d) => d.attempt),
+      done.map((d) => d.status),
+      done.map((d) => iso(d.next_attempt_at)),
+      done.map((d) => d.provider_status),
+      done.map((d) => d.error),
+      worker,
+      iso(nowMs),
+    ],
+  );
+  const updated = new Set(rows.map((r) => r.id));
+  const kept = done.filter((d) => updated.has(d.id));
+  if (kept.length > 0) {
+    await db.query(
+      `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, outcome, provider_status, error, worker)
+       SELECT * , $8 FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::float8[], $5::text[], $6::text[], $7::text[])
+       ON CONFLICT DO NOTHING`,
+      [
+        kept.map((d) => d.id),
+        kept.map((d) => d.attempt),
+        kept.map((d) => iso(d.started_at)),
+        kept.map((d) => d.duration_ms),
+        kept.map((d) => d.outcome),
+        kept.map((d) => d.provider_status),
+        kept.map((d) => d.error),
+        worker,
+      ],
+    );
+  }
+  return updated;
+}
+
+export interface ListFilter {
+  status?: DeliveryStatus;
+  channel?: string;
+  intervention_id?: string;
+  /** Keyset cursor: rows with seq below it (newest first). */
+  before_seq?: string;
+  limit: number;
+}
+
+export async function listDeliveries(db: Queryable, f: ListFilter): Promise<DeliveryRow[]> {
+  const { rows } = await db.query<DeliveryRow>(
+    `SELECT id, seq, intervention_id, channel, target, route, reason, level, notification, status, attempts, max_attempts,
+            next_attempt_at, last_status, last_error, fallback_channel, fallback_of, created_at, sent_at, dead_at
+       FROM deliveries
+      WHERE ($1::text IS NULL OR status = $1)
+        AND ($2::text IS NULL OR channel = $2)
+        AND ($3::uuid IS NULL OR intervention_id = $3)
+        AND ($4::bigint IS NULL OR seq < $4)
+      ORDER BY seq DESC
+      LIMIT $5`,
+    [f.status ?? null, f.channel ?? null, f.intervention_id ?? null, f.before_seq ?? null, f.limit],
+  );
+  return rows;
+}
+
+export interface AttemptRow {
+  delivery_id: string;
+  attempt: number;
+  started_at: Date;
+  duration_ms: number;
+  outcome: string;
+  provider_status: string | null;
+  error: string | null;
+  worker: string;
+}
+
+export async function attemptsOf(db: Queryable, ids: readonly string[]): Promise<AttemptRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<AttemptRow>(
+    `SELECT delivery_id, attempt, started_at, duration_ms, outcome, provider_status, error, worker
+       FROM delivery_attempts WHERE delivery_id = ANY ($1::uuid[]) ORDER BY delivery_id, attempt`,
+    [ids],
+  );
+  return rows;
+}
+
+/**
+ * Puts a dead (or waiting) delivery back in the queue now, allowing `extraAttempts` more attempts.
+ * Sent deliveries and ones being sent are not touched (null is returned).
+ */
+export async function retryDelivery(db: Queryable, id: string, nowMs: number, extraAttempts: number): Promise<DeliveryRow | null> {
+  const { rows } = await db.query<DeliveryRow>(
+    `UPDATE deliveries
+        SET status = 'pending', next_attempt_at = $2, max_attempts = attempts + $3, dead_at = NULL
+      WHERE id = $1 AND status IN ('dead', 'pending')
+     RETURNING id, seq, intervention_id, channel, target, route, reason, level, notification, status, attempts, max_attempts,
+               next_attempt_at, last_status, last_error, fallback_channel, fallback_of, created_at, sent_at, dead_at`,
+    [id, iso(nowMs), extraAttempts],
+  );
+  return rows[0] ?? null;
+}

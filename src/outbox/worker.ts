@@ -1,0 +1,298 @@
+/**
+ * The outbox worker: claims due deliveries (FOR UPDATE SKIP LOCKED, so any number of workers on one
+ * PostgreSQL never claim the same row), sends each through its channel, and records every attempt.
+ * The channel says what happened (ok / retryable / permanent); the worker decides what follows:
+ * sent, retried later with backoff (honouring Retry-After), dead — and a route's fallback channel
+ * when dead. Sends run concurrently, capped overall and per channel, so a slow or hanging provider
+ * never holds up the others.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { SendResult } from '../channels/channel.js';
+import { uuidv7 } from '../events/uuid7.js';
+import type { Store } from '../store/store.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { retryDelayMs } from './backoff.js';
+import type { ChannelDirectory, NamedTarget } from './directory.js';
+import { claimDue, completeAttempts, insertDeliveries, type Completion, type DeliveryRow, type NewDelivery } from './sql.js';
+
+/** Defaults, with units. */
+export const DEFAULT_CONCURRENCY = 64; // sends in flight per worker
+export const DEFAULT_PER_CHANNEL_CONCURRENCY = 32; // sends in flight per channel per worker
+export const DEFAULT_LEASE_MS = 5 * 60_000; // a claimed delivery is reclaimed after this if its worker died
+export const DEFAULT_POLL_INTERVAL_MS = 200; // idle polling for due deliveries
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000; // hard cap on one send, whatever the channel's own timeout
+export const DEFAULT_UNHEALTHY_AFTER = 5; // consecutive failed attempts before a channel is reported unhealthy
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+export interface OutboxWorkerOptions {
+  store: Store;
+  directory: ChannelDirectory;
+  log: Logger;
+  clock?: Clock;
+  workerId?: string;
+  concurrency?: number;
+  perChannelConcurrency?: number;
+  leaseMs?: number;
+  pollIntervalMs?: number;
+  sendTimeoutMs?: number;
+  unhealthyAfter?: number;
+  random?: () => number;
+  /** A provider said the target is gone for good (deleted webhook, unregistered token). */
+  onTargetGone?: (channel: string, target: NamedTarget) => void | Promise<void>;
+  /** A channel failed `unhealthyAfter` attempts in a row (reported once until it succeeds again). */
+  onChannelUnhealthy?: (channel: string, detail: { consecutive_failures: number; last_error: string }) => void | Promise<void>;
+}
+
+export interface ChannelCounters {
+  ok: number;
+  retryable: number;
+  permanent: number;
+  dead: number;
+  send_ms_sum: number;
+}
+
+export class OutboxWorker {
+  readonly id: string;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly concurrency: number;
+  private readonly perChannel: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly unhealthyAfter: number;
+  private readonly random: () => number;
+
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflightByChannel = new Map<string, number>();
+  private readonly aborts = new Set<AbortController>();
+  private pending: { completion: Completion; row: DeliveryRow; result: SendResult }[] = [];
+  private flushing: Promise<void> | null = null;
+  private running: Promise<void> | null = null;
+  private closing = false;
+  private wakeUp: (() => void) | null = null;
+  private lastError = '';
+  private readonly failures = new Map<string, number>();
+  readonly counters = new Map<string, ChannelCounters>();
+
+  constructor(private readonly opts: OutboxWorkerOptions) {
+    this.id = opts.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log.child({ component: 'outbox', worker: this.id });
+    this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+    this.perChannel = opts.perChannelConcurrency ?? DEFAULT_PER_CHANNEL_CONCURRENCY;
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.pollMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+    this.unhealthyAfter = opts.unhealthyAfter ?? DEFAULT_UNHEALTHY_AFTER;
+    this.random = opts.random ?? Math.random;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.closing = false;
+    this.running = this.loop();
+  }
+
+  /** Look for due deliveries now rather than at the next poll. */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    w?.();
+  }
+
+  /**
+   * One pass for tests and `vigil notify test`: claims what is due, sends it, records the outcomes.
+   * Returns how many deliveries were attempted.
+   */
+  async runOnce(): Promise<number> {
+    const n = await this.claimAndLaunch();
+    await Promise.all([...this.inflight]);
+    await this.flush();
+    return n;
+  }
+
+  /** Stops claiming, lets sends in flight finish (aborting them after `timeoutMs`), records them. */
+  async close(opts: { timeoutMs?: number } = {}): Promise<void> {
+    this.closing = true;
+    this.wake();
+    await this.running;
+    this.running = null;
+    const timer = setTimeout(() => this.aborts.forEach((a) => a.abort(new Error('the worker is shutting down'))), opts.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+    await Promise.all([...this.inflight]);
+    clearTimeout(timer);
+    await this.flush();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closing) {
+      let claimed = 0;
+      let room = 0;
+      try {
+        room = this.concurrency - this.inflight.size;
+        claimed = room > 0 ? await this.claimAndLaunch() : 0;
+        this.lastError = '';
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (msg !== this.lastError) this.log.warn({ err: { message: msg } }, 'claiming deliveries failed; retrying');
+        this.lastError = msg;
+      }
+      if (this.closing) break;
+      // A full claim means more may be due: go again at once; otherwise wait for a wake or the poll.
+      if (claimed > 0 && claimed === room) {
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.wakeUp = null;
+          resolve();
+        }, this.pollMs);
+        this.wakeUp = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async claimAndLaunch(): Promise<number> {
+    const room = this.concurrency - this.inflight.size;
+    if (room <= 0) return 0;
+    const skip = [...this.inflightByChannel].filter(([, n]) => n >= this.perChannel).map(([c]) => c);
+    const rows = await claimDue(this.opts.store, { worker: this.id, limit: room, nowMs: this.clock.now(), leaseMs: this.leaseMs, skipChannels: skip });
+    for (const row of rows) this.launch(row);
+    return rows.length;
+  }
+
+  private launch(row: DeliveryRow): void {
+    this.inflightByChannel.set(row.channel, (this.inflightByChannel.get(row.channel) ?? 0) + 1);
+    const p: Promise<void> = this.sendOne(row)
+      .catch((err: Error) => this.log.error({ err: { message: err.message }, delivery: row.id }, 'delivery bookkeeping failed'))
+      .finally(() => {
+        this.inflight.delete(p);
+        this.inflightByChannel.set(row.channel, (this.inflightByChannel.get(row.channel) ?? 1) - 1);
+        // A slot freed: claim more without waiting for the poll.
+        this.wake();
+      });
+    this.inflight.add(p);
+  }
+
+  private async sendOne(row: DeliveryRow): Promise<void> {
+    const channel = this.opts.directory.channel(row.channel);
+    const target = this.opts.directory.targets(row.channel).find((t) => t.name === row.target);
+    const startedAt = this.clock.now();
+    const t0 = performance.now();
+    let result: SendResult;
+    if (!channel || !target) {
+      result = { outcome: 'permanent', status: null, error: `channel ${row.channel} target ${row.target} is no longer configured`, durationMs: 0 };
+    } else {
+      const abort = new AbortController();
+      this.aborts.add(abort);
+      const timer = setTimeout(() => abort.abort(new Error(`no answer within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+      try {
+        result = await channel.send({ ...row.notification, delivery_id: row.id }, target, abort.signal);
+      } catch (err) {
+        // Channels return outcomes rather than throw; a throw is a bug: retry rather than lose the alert.
+        result = { outcome: 'retryable', status: 'INTERNAL_ERROR', error: `the ${row.channel} channel failed: ${(err as Error).message}`, durationMs: performance.now() - t0 };
+      } finally {
+        clearTimeout(timer);
+        this.aborts.delete(abort);
+      }
+    }
+    const completion = this.decide(row, result, startedAt, performance.now() - t0);
+    this.count(row.channel, result, completion);
+    if (result.targetGone && target) await this.opts.onTargetGone?.(row.channel, target);
+    this.pending.push({ completion, row, result });
+    await this.flush();
+  }
+
+  private decide(row: DeliveryRow, result: SendResult, startedAt: number, durationMs: number): Completion {
+    const base = {
+      id: row.id,
+      attempt: row.attempts,
+      started_at: startedAt,
+      duration_ms: durationMs,
+      outcome: result.outcome,
+      provider_status: result.status === null || result.status === undefined ? null : String(result.status),
+      error: result.error ?? null,
+    };
+    const now = this.clock.now();
+    if (result.outcome === 'ok') return { ...base, status: 'sent', next_attempt_at: now };
+    if (result.outcome === 'permanent' || row.attempts >= row.max_attempts) return { ...base, status: 'dead', next_attempt_at: now };
+    return { ...base, status: 'pending', next_attempt_at: now + retryDelayMs(row.attempts, result.retryAfterMs, this.random) };
+  }
+
+  private count(channel: string, result: SendResult, c: Completion): void {
+    let k = this.counters.get(channel);
+    if (!k) this.counters.set(channel, (k = { ok: 0, retryable: 0, permanent: 0, dead: 0, send_ms_sum: 0 }));
+    k[result.outcome]++;
+    if (c.status === 'dead') k.dead++;
+    k.send_ms_sum += c.duration_ms;
+    if (result.outcome === 'ok') {
+      this.failures.delete(channel);
+      return;
+    }
+    const n = (this.failures.get(channel) ?? 0) + 1;
+    this.failures.set(channel, n);
+    if (n === this.unhealthyAfter) {
+      this.log.error({ channel, consecutive_failures: n, last_error: result.error }, 'channel keeps failing');
+      void Promise.resolve(this.opts.onChannelUnhealthy?.(channel, { consecutive_failures: n, last_error: result.error ?? '' })).catch((err: Error) =>
+        this.log.error({ err: { message: err.message } }, 'reporting an unhealthy channel failed'),
+      );
+    }
+  }
+
+  /**
+   * Records finished attempts in batches: all completions gathered while the previous write ran go
+   * in the next one. A failed write keeps them and tries again (the lease keeps others off the rows).
+   */
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.pending.length > 0 ? this.flush() : undefined));
+    if (this.pending.length === 0) return Promise.resolve();
+    this.flushing = (async () => {
+      for (let attempt = 0; this.pending.length > 0; attempt++) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          await this.opts.store.transaction(async (tx) => {
+            const updated = await completeAttempts(tx, this.id, batch.map((b) => b.completion), this.clock.now());
+            const fallbacks = batch.filter((b) => updated.has(b.row.id) && b.completion.status === 'dead' && b.row.fallback_channel && !b.row.fallback_of);
+            if (fallbacks.length > 0) await insertDeliveries(tx, fallbacks.flatMap((b) => this.fallbackRows(b.row)), this.clock.now());
+            for (const b of batch) {
+              if (!updated.has(b.row.id)) this.log.warn({ delivery: b.row.id }, 'delivery lease was lost before its attempt was recorded');
+              else if (b.completion.status === 'dead') this.log.warn({ delivery: b.row.id, channel: b.row.channel, error: b.completion.error }, 'delivery is dead');
+            }
+          });
+        } catch (err) {
+          this.pending = batch.concat(this.pending);
+          this.log.warn({ err: { message: (err as Error).message } }, 'recording delivery attempts failed; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+        }
+      }
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private fallbackRows(row: DeliveryRow): NewDelivery[] {
+    const channel = row.fallback_channel!;
+    const targets = this.opts.directory.targets(channel);
+    const base = {
+      intervention_id: row.intervention_id,
+      channel,
+      route: row.route,
+      reason: row.reason,
+      level: row.level,
+      notification: row.notification,
+      max_attempts: this.opts.directory.maxAttempts(channel),
+      fallback_channel: null,
+      fallback_of: row.id,
+    };
+    if (targets.length === 0) return [{ ...base, id: uuidv7(), target: '(none)', dead_error: `fallback channel ${channel} has no target configured` }];
+    return targets.map((t) => ({ ...base, id: uuidv7(), target: t.name }));
+  }
+}

@@ -1,0 +1,238 @@
+/** The outbox against real local provider peers: retries, Retry-After, dead, fallback, leases, two workers. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import type { Channel, Notification } from '../../src/channels/channel.js';
+import { DiscordChannel } from '../../src/channels/discord.js';
+import { HttpClient } from '../../src/channels/http.js';
+import { SlackChannel } from '../../src/channels/slack.js';
+import { UrlGuard } from '../../src/channels/urlGuard.js';
+import { generateWebhookSecret, WebhookChannel } from '../../src/channels/webhook.js';
+import { uuidv7 } from '../../src/events/uuid7.js';
+import type { Delivery } from '../../src/interventions/deliveries.js';
+import { StaticDirectory, type NamedTarget } from '../../src/outbox/directory.js';
+import { OutboxRecorder } from '../../src/outbox/recorder.js';
+import { attemptsOf, claimDue, listDeliveries } from '../../src/outbox/sql.js';
+import { OutboxWorker } from '../../src/outbox/worker.js';
+import type { Store } from '../../src/store/store.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { BACKENDS, openHandles, openTestStore, PG_SKIP } from '../helpers/stores.js';
+import { discordRateLimited, discordUnknownWebhook, startDiscordPeer } from '../helpers/peers/discord.js';
+import { startSlackPeer } from '../helpers/peers/slack.js';
+import { startWebhookReceiver } from '../helpers/peers/webhook.js';
+import type { HttpPeer } from '../helpers/peers/httpPeer.js';
+
+const silent = pino({ level: 'silent' });
+
+function notification(level: Notification['level'] = 'URGENT'): Notification {
+  return {
+    delivery_id: '',
+    intervention_id: uuidv7(),
+    task_id: 'task_42',
+    level,
+    title: 'Intervention Required for Task task_42',
+    message: 'Task task_42 failed 3 times',
+    reasons: ['ERROR_THRESHOLD'],
+    context: { errors: 3 },
+    timestamp: new Date().toISOString(),
+    action_url: null,
+  };
+}
+
+function delivery(channel: string, route = 'default'): Delivery {
+  const n = notification();
+  return { id: uuidv7(), intervention_id: n.intervention_id, channel, route, why: 'first_time', notification: n };
+}
+
+interface Peers {
+  discord: HttpPeer & { hookUrl: string };
+  slack: HttpPeer & { hookUrl: string };
+  webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  secret: string;
+  http: HttpClient;
+}
+
+async function startPeers(): Promise<Peers> {
+  const secret = generateWebhookSecret();
+  return {
+    discord: await startDiscordPeer(),
+    slack: await startSlackPeer(),
+    webhook: await startWebhookReceiver(secret),
+    secret,
+    http: new HttpClient({ guard: new UrlGuard({ allow: ['127.0.0.1'] }) }),
+  };
+}
+
+function directory(p: Peers, fallbacks: Record<string, string> = {}, maxAttempts: Record<string, number> = {}): StaticDirectory {
+  const deps = { http: p.http };
+  const channels = new Map<string, Channel>([
+    ['discord', new DiscordChannel({}, deps)],
+    ['slack', new SlackChannel({}, deps)],
+    ['webhook', new WebhookChannel({ secret: p.secret }, deps)],
+  ]);
+  const targets = new Map<string, NamedTarget[]>([
+    ['discord', [{ channel: 'discord', name: 'ops', address: p.discord.hookUrl }]],
+    ['slack', [{ channel: 'slack', name: 'ops', address: p.slack.hookUrl }]],
+    ['webhook', [{ channel: 'webhook', name: 'audit', address: `${p.webhook.url}/hook` }]],
+  ]);
+  return new StaticDirectory(channels, targets, { fallbacks, maxAttempts });
+}
+
+async function record(store: Store, recorder: OutboxRecorder, ds: Delivery[]): Promise<void> {
+  await store.transaction((tx) => recorder.record(tx, ds));
+}
+
+for (const backend of BACKENDS) {
+  describe(`outbox on ${backend.name}`, { skip: backend.skip }, () => {
+    let env: Awaited<ReturnType<typeof backend.setup>>;
+    let store: Store;
+    let peers: Peers;
+    before(async () => {
+      env = await backend.setup();
+      store = await openTestStore(env);
+      peers = await startPeers();
+    });
+    after(async () => {
+      await peers.http.close();
+      await Promise.all([peers.discord.close(), peers.slack.close(), peers.webhook.close()]);
+      await store.close();
+      await env.cleanup();
+      assert.deepEqual(openHandles(), []);
+    });
+
+    it('retries a 429 after the provider\'s retry_after, keeps every attempt, and sends once', async () => {
+      const clock = new ManualClock(Date.parse('2026-03-01T10:00:00Z'));
+      const dir = directory(peers);
+      const recorder = new OutboxRecorder(dir, clock);
+      const worker = new OutboxWorker({ store, directory: dir, log: silent, clock, random: () => 0.5 });
+      const d = delivery('discord');
+      peers.discord.reset();
+      peers.discord.script(discordRateLimited(2.5));
+      await record(store, recorder, [d]);
+
+      assert.equal(await worker.runOnce(), 1);
+      let [row] = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 10 });
+      assert.equal(row.status, 'pending');
+      assert.equal(new Date(row.next_attempt_at).getTime(), clock.now() + 2500, 'waits exactly retry_after');
+      assert.equal(await worker.runOnce(), 0, 'not due before retry_after has passed');
+
+      clock.advance(2500);
+      assert.equal(await worker.runOnce(), 1);
+      [row] = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 10 });
+      assert.equal(row.status, 'sent');
+      assert.equal(peers.discord.received.length, 2);
+      const attempts = await attemptsOf(store, [d.id]);
+      assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.provider_status]), [[1, 'retryable', '429'], [2, 'ok', '200']]);
+      assert.ok(attempts.every((a) => a.duration_ms >= 0 && a.worker === worker.id));
+      await worker.close();
+    });
+
+    it('stops at once on a permanent failure and falls back to the route\'s fallback channel', async () => {
+      const clock = new ManualClock();
+      const dir = directory(peers, { 'budget:discord': 'slack' });
+      const recorder = new OutboxRecorder(dir, clock);
+      const gone: string[] = [];
+      const worker = new OutboxWorker({ store, directory: dir, log: silent, clock, onTargetGone: (c, t) => void gone.push(`${c}/${t.name}`) });
+      const d = delivery('discord', 'budget');
+      peers.discord.reset();
+      peers.slack.reset();
+      peers.discord.script(discordUnknownWebhook());
+      await record(store, recorder, [d]);
+      await worker.runOnce();
+      const rows = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 10 });
+      const primary = rows.find((r) => r.id === d.id)!;
+      assert.equal(primary.status, 'dead');
+      assert.equal(primary.attempts, 1, 'a 404 is not retried');
+      assert.match(primary.last_error ?? '', /deleted/);
+      assert.doesNotMatch(primary.last_error ?? '', /dIsCoRdSeCrEtToKeN/, 'the webhook token never appears in errors');
+      assert.deepEqual(gone, ['discord/ops']);
+      const fb = rows.find((r) => r.fallback_of === d.id)!;
+      assert.equal(fb.channel, 'slack');
+      await worker.runOnce();
+      const [sent] = await listDeliveries(store, { intervention_id: d.intervention_id, channel: 'slack', limit: 10 });
+      assert.equal(sent.status, 'sent');
+      assert.equal(peers.slack.received.length, 1);
+      await worker.close();
+    });
+
+    it('makes a delivery dead after its last attempt, and records a channel without targets as dead', async () => {
+      const clock = new ManualClock();
+      const dir = directory(peers, {}, { discord: 3 });
+      const recorder = new OutboxRecorder(dir, clock);
+      const unhealthy: string[] = [];
+      const worker = new OutboxWorker({ store, directory: dir, log: silent, clock, unhealthyAfter: 3, onChannelUnhealthy: (c) => void unhealthy.push(c) });
+      const d = delivery('discord');
+      const none = delivery('sms');
+      peers.discord.reset();
+      peers.discord.script({ status: 500 }, { status: 502 }, { status: 503 });
+      await record(store, recorder, [d, none]);
+      for (let i = 0; i < 3; i++) {
+        await worker.runOnce();
+        clock.advance(60 * 60_000);
+      }
+      const rows = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 10 });
+      assert.equal(rows[0].status, 'dead');
+      assert.equal(rows[0].attempts, 3);
+      assert.deepEqual(unhealthy, ['discord'], 'a channel that keeps failing is reported once');
+      const [noTarget] = await listDeliveries(store, { intervention_id: none.intervention_id, limit: 10 });
+      assert.equal(noTarget.status, 'dead');
+      assert.match(noTarget.last_error ?? '', /channel sms is not configured/);
+      await worker.close();
+    });
+
+    it('reclaims a delivery whose worker died after its lease ran out', async () => {
+      const clock = new ManualClock();
+      const dir = directory(peers);
+      const recorder = new OutboxRecorder(dir, clock);
+      const d = delivery('webhook');
+      peers.webhook.reset();
+      await record(store, recorder, [d]);
+      // A worker claims it and dies without sending.
+      const claimed = await claimDue(store, { worker: 'dead-worker', limit: 10, nowMs: clock.now(), leaseMs: 60_000, skipChannels: [] });
+      assert.equal(claimed.length, 1);
+      const worker = new OutboxWorker({ store, directory: dir, log: silent, clock });
+      assert.equal(await worker.runOnce(), 0, 'leased to another worker');
+      clock.advance(60_001);
+      assert.equal(await worker.runOnce(), 1);
+      assert.equal(peers.webhook.verified.length, 1);
+      assert.equal(peers.webhook.verified[0].ok, true);
+      assert.equal(peers.webhook.received[0].headers['webhook-id'], d.id, 'the delivery id is the idempotency key');
+      await worker.close();
+    });
+  });
+}
+
+describe('two workers on one PostgreSQL', { skip: PG_SKIP }, () => {
+  it('send every delivery exactly once', async () => {
+    const env = await BACKENDS[1].setup();
+    const store = await openTestStore(env);
+    const peers = await startPeers();
+    try {
+      const dir = directory(peers);
+      const recorder = new OutboxRecorder(dir, { now: () => Date.now() });
+      const ds = Array.from({ length: 400 }, () => delivery('webhook'));
+      for (let i = 0; i < ds.length; i += 100) await record(store, recorder, ds.slice(i, i + 100));
+      const storeB = await openTestStore(env);
+      const a = new OutboxWorker({ store, directory: dir, log: silent, concurrency: 16, pollIntervalMs: 20 });
+      const b = new OutboxWorker({ store: storeB, directory: dir, log: silent, concurrency: 16, pollIntervalMs: 20 });
+      a.start();
+      b.start();
+      while (peers.webhook.received.length < ds.length) await new Promise((r) => setTimeout(r, 50));
+      await Promise.all([a.close(), b.close()]);
+      await storeB.close();
+      const ids = peers.webhook.received.map((r) => String(r.headers['webhook-id']));
+      assert.equal(ids.length, ds.length);
+      assert.equal(new Set(ids).size, ds.length, 'no delivery sent twice');
+      const sent = await store.query<{ n: number; workers: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT worker)::int AS workers FROM delivery_attempts WHERE outcome = 'ok'`,
+      );
+      assert.equal(sent.rows[0].n, ds.length);
+      assert.equal(sent.rows[0].workers, 2, 'both workers took part');
+    } finally {
+      await peers.http.close();
+      await Promise.all([peers.discord.close(), peers.slack.close(), peers.webhook.close()]);
+      await store.close();
+      await env.cleanup();
+    }
+  });
+});
