@@ -1,0 +1,120 @@
+/**
+ * The Vigil HTTP app, assembled in one place: global plugins (errors, auth, rate limit, metrics,
+ * OpenAPI), then the route modules. Built without listening: tests use `app.inject()` or
+ * `app.listen({port: 0})`, `vigil serve` listens on its configured address.
+ *
+ * To add a route module: write `src/http/routes/<name>.ts` exporting a FastifyPluginAsync whose
+ * routes declare `config: { scope }` (or none for a public route) and request/response schemas,
+ * then register it below with the dependencies it needs.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { GroupCommitter } from '../events/groupCommit.js';
+import type { EventRow } from '../events/types.js';
+import type { Store } from '../store/store.js';
+import { MAX_REQUEST_BYTES } from '../events/schema.js';
+import { ApiError, E, RETRY_AFTER_SECONDS } from './errors.js';
+import { ServerMetrics } from './metrics.js';
+import { authPlugin } from './plugins/auth.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { registerRateLimit } from './plugins/rateLimit.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { ingestRoutes } from './routes/ingest.js';
+import { keyRoutes } from './routes/keys.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { statsRoutes } from './routes/stats.js';
+
+export interface AppOptions {
+  store: Store;
+  log: Logger;
+  /** Requests per minute per key unless the key says otherwise; 0: unlimited. */
+  rateLimitPerMinute?: number;
+  /** The server's local CLI key (loopback only, every scope), if any. */
+  localKey?: string;
+  /** How long a verified key is trusted before asking the database again, in ms. */
+  keyCacheTtlMs?: number;
+  /** Called with the rows of each commit (stream rules hang here). */
+  onCommit?: (rows: readonly EventRow[]) => void;
+  metrics?: ServerMetrics;
+}
+
+export interface VigilApp extends FastifyInstance {
+  /** Not part of Fastify: the committer and metrics, for the server and tests. */
+  vigil: { committer: GroupCommitter; metrics: ServerMetrics };
+}
+
+const VERSION = '0.1.0';
+
+export async function buildApp(opts: AppOptions): Promise<VigilApp> {
+  const metrics = opts.metrics ?? new ServerMetrics();
+  const committer = new GroupCommitter({
+    store: opts.store,
+    log: opts.log.child({ component: 'group-commit' }),
+    onRows: opts.onCommit,
+    onCommit: (rows, ms, ok) => {
+      metrics.commitRows.observe(rows);
+      metrics.commitSeconds.observe(ms / 1000, { outcome: ok ? 'ok' : 'failed' });
+    },
+  });
+  metrics.registry.gauge('vigil_commit_pending_rows', 'Rows waiting for the next group commit.', () => committer.pendingRows);
+
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'http' }),
+    // Per-request log lines would dominate the ingest path; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_REQUEST_BYTES,
+    // Unknown query parameters are refused, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // While closing, requests are refused by the hook below, in the error catalogue's shape.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+  const vigilApp = app as unknown as VigilApp;
+  vigilApp.vigil = { committer, metrics };
+
+  await app.register(errorsPlugin);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  // First of the request hooks: a closing server refuses before authenticating.
+  app.addHook('onRequest', async (_req, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new ApiError(E.shuttingDown, undefined, {}, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Vigil',
+        version: VERSION,
+        description: 'Audit trail and human-intervention alerting for AI-agent platforms. Errors: docs/api.md#errors.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: vgl_…' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(authPlugin, { db: opts.store, localKey: opts.localKey, cacheTtlMs: opts.keyCacheTtlMs });
+  await registerRateLimit(app, { perMinute: opts.rateLimitPerMinute });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpSeconds.observe(reply.elapsedTime / 1000, { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+  app.addHook('onClose', async () => {
+    // Requests still waiting for a commit are answered before the store is closed.
+    await committer.close();
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(healthRoutes, { store: opts.store });
+  await app.register(metricsRoutes, { metrics });
+  await app.register(ingestRoutes, { committer, metrics });
+  await app.register(eventRoutes, { db: opts.store });
+  await app.register(statsRoutes, { db: opts.store });
+  await app.register(keyRoutes, { db: opts.store });
+  await app.ready();
+  return vigilApp;
+}
