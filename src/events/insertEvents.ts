@@ -55,11 +55,14 @@ export async function insertIdempotent(db: Queryable, rows: readonly EventRow[])
   return rowCount;
 }
 
-/** Commits a batch; idempotent. Returns how many rows were new. */
-export async function insertEvents(store: Store, rows: readonly EventRow[]): Promise<number> {
+/**
+ * Commits a batch; idempotent. Returns how many rows were new. `encoded` is the batch already in
+ * COPY form (encodeCopyRows), when the caller prepared it ahead of time.
+ */
+export async function insertEvents(store: Store, rows: readonly EventRow[], encoded?: string): Promise<number> {
   if (rows.length === 0) return 0;
   try {
-    await store.copyIn('logs', COLUMNS, encodeCopyRows(rows));
+    await store.copyIn('logs', COLUMNS, encoded ?? encodeCopyRows(rows));
     return rows.length;
   } catch (err) {
     if (sqlState(err) !== UNIQUE_VIOLATION) throw err;

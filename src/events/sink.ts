@@ -1,11 +1,19 @@
 /** Where the batching writer commits: the store in-process, or a Vigil server over HTTP. */
 import type { Store } from '../store/store.js';
-import { insertEvents, isDataError } from './insertEvents.js';
+import { encodeCopyRows, insertEvents, isDataError } from './insertEvents.js';
 import type { EventRow } from './types.js';
 
 export interface EventSink {
-  /** Commits rows, idempotently (ids already stored are skipped). Throws when it could not. */
-  write(rows: readonly EventRow[]): Promise<void>;
+  /**
+   * Commits rows, idempotently (ids already stored are skipped). Throws when it could not.
+   * `prepared` is what prepare() returned for these rows, when the writer called it.
+   */
+  write(rows: readonly EventRow[], prepared?: unknown): Promise<void>;
+  /**
+   * Optional: the CPU work of a write done ahead of time (encoding), so it overlaps with the
+   * write in flight instead of running after it.
+   */
+  prepare?(rows: readonly EventRow[]): unknown;
   /** Whether an error means these rows can never be written (their data was refused). */
   isPermanent(err: unknown): boolean;
   close(): Promise<void>;
@@ -14,9 +22,10 @@ export interface EventSink {
 /** The in-process sink: COPY into `logs`. */
 export function storeSink(store: Store, ownsStore: boolean): EventSink {
   return {
-    write: async (rows) => {
-      await insertEvents(store, rows);
+    write: async (rows, prepared) => {
+      await insertEvents(store, rows, typeof prepared === 'string' ? prepared : undefined);
     },
+    prepare: (rows) => encodeCopyRows(rows),
     isPermanent: isDataError,
     close: async () => {
       if (ownsStore) await store.close();

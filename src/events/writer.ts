@@ -44,6 +44,8 @@ interface Batch {
   file?: string;
   bytes: number;
   spilling?: Promise<void>;
+  /** The sink's prepare() result (encoded rows), computed while an earlier batch is being written. */
+  prepared?: unknown;
 }
 
 export interface WriterStats {
@@ -145,7 +147,18 @@ export class BatchWriter {
     this.memRows += rows.length;
     if (this.failing) this.spill(batch);
     else if (this.memRows > this.maxBuffered) this.spillNewest();
+    else if (this.running && this.sink?.prepare) this.prepareSoon(batch);
     this.kick();
+  }
+
+  /**
+   * Encodes a batch on the next turn of the event loop while the batch ahead of it is being
+   * written, so the database does not wait for JavaScript between two writes.
+   */
+  private prepareSoon(batch: Batch): void {
+    setImmediate(() => {
+      if (batch.rows && batch.prepared === undefined && !this.failing) batch.prepared = this.sink?.prepare?.(batch.rows);
+    });
   }
 
   /** Spills in-memory batches, newest first, until memory is under the limit. */
@@ -167,6 +180,7 @@ export class BatchWriter {
         this.spoolBytes += f.bytes;
         if (batch.rows) {
           batch.rows = undefined;
+          batch.prepared = undefined;
           this.memRows -= rows.length;
         }
       })
@@ -203,7 +217,7 @@ export class BatchWriter {
         if (head.spilling) await head.spilling;
         const rows = head.rows ?? (await this.spool.read(head.file!));
         const t0 = performance.now();
-        await this.commit(sink, rows, head);
+        await this.commit(sink, rows, head, head.rows ? head.prepared : undefined);
         this.counters.last_commit_ms = performance.now() - t0;
         // A spill may have raced with the commit (flush timed out): let it finish, then remove its file.
         if (head.spilling) await head.spilling;
@@ -244,9 +258,9 @@ export class BatchWriter {
   }
 
   /** Commits rows; rows the database refuses for their data are set aside, not retried forever. */
-  private async commit(sink: EventSink, rows: EventRow[], head: Batch): Promise<void> {
+  private async commit(sink: EventSink, rows: EventRow[], head: Batch, prepared: unknown): Promise<void> {
     try {
-      await sink.write(rows);
+      await sink.write(rows, prepared);
     } catch (err) {
       if (!sink.isPermanent(err)) throw err;
       const rejected: { row: EventRow; error: string }[] = [];
