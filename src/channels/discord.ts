@@ -3,7 +3,7 @@
  * with a timestamp and a footer, cut to Discord's limits. A 429 asks us to wait `retry_after`;
  * a 404 means the webhook was deleted (permanent, target gone).
  */
-import type { Channel, ChannelTarget, Notification, SendResult } from './channel.js';
+import type { ChannelTarget, Notification, SendResult } from './channel.js';
 import type { InterventionLevelName } from './levels.js';
 import {
   actionLink,
@@ -11,18 +11,13 @@ import {
   classifyStatus,
   DEFAULT_TIMEOUT_MS,
   describeAnswer,
-  failureResult,
-  HttpClient,
-  invalidTarget,
   intOption,
-  logResult,
-  silentLogger,
   truncate,
   type ChannelDeps,
-  type ChannelLogger,
   type HttpResponse,
 } from './http.js';
-import { maskUrl, urlSecrets, type Redactor } from './mask.js';
+import type { Redactor } from './mask.js';
+import { HttpPostChannel, type JsonPost } from './httpChannel.js';
 
 /** Embed colours of the original, per level. */
 export const DISCORD_COLORS: Record<InterventionLevelName, number> = {
@@ -163,49 +158,20 @@ export function classifyDiscord(res: HttpResponse, redactor: Redactor, nowMs: nu
   return { ...base, status: res.status, error };
 }
 
-export class DiscordChannel implements Channel {
+export class DiscordChannel extends HttpPostChannel<ReturnType<typeof validateDiscordConfig>> {
   readonly name = 'discord';
-  private readonly cfg: ReturnType<typeof validateDiscordConfig>;
-  private readonly http: HttpClient;
-  private readonly ownsHttp: boolean;
-  private readonly logger: ChannelLogger;
-  private readonly now: () => number;
 
   constructor(config: DiscordConfig = {}, deps: ChannelDeps = {}) {
-    this.cfg = validateDiscordConfig(config);
-    this.ownsHttp = !deps.http;
-    this.http = deps.http ?? new HttpClient({ guard: deps.guard });
-    this.logger = deps.logger ?? silentLogger;
-    this.now = deps.now ?? Date.now;
+    super(validateDiscordConfig(config), deps);
   }
 
-  mask(target: ChannelTarget): string {
-    return maskUrl(target.address);
+  protected build(n: Notification, target: ChannelTarget): JsonPost {
+    const url = new URL(target.address);
+    if (this.cfg.wait) url.searchParams.set('wait', 'true');
+    return { url: url.href, body: JSON.stringify(renderDiscord(n, this.cfg)) };
   }
 
-  async send(n: Notification, target: ChannelTarget, signal?: AbortSignal): Promise<SendResult> {
-    const started = Date.now();
-    const redactor = urlSecrets(target.address);
-    let result: SendResult;
-    try {
-      const url = new URL(target.address);
-      if (this.cfg.wait) url.searchParams.set('wait', 'true');
-      const res = await this.http.request({
-        url: url.href,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(renderDiscord(n, this.cfg)),
-        timeoutMs: this.cfg.timeoutMs,
-        signal,
-      });
-      result = { ...classifyDiscord(res, redactor, this.now()), durationMs: Date.now() - started };
-    } catch (err) {
-      result = err instanceof TypeError ? invalidTarget(started) : failureResult(err, redactor, started);
-    }
-    logResult(this.logger, this.name, this.mask(target), result);
-    return result;
-  }
-
-  async close(): Promise<void> {
-    if (this.ownsHttp) await this.http.close();
+  protected classify(res: HttpResponse, redactor: Redactor): Omit<SendResult, 'durationMs'> {
+    return classifyDiscord(res, redactor, this.now());
   }
 }

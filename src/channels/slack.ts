@@ -3,7 +3,7 @@
  * the original's level colour bar; a plain `text` for notifications and old clients. Slack's
  * plain-text error codes are permanent; 429 carries Retry-After.
  */
-import type { Channel, ChannelTarget, Notification, SendResult } from './channel.js';
+import type { ChannelTarget, Notification, SendResult } from './channel.js';
 import type { InterventionLevelName } from './levels.js';
 import {
   actionLink,
@@ -11,18 +11,13 @@ import {
   classifyStatus,
   DEFAULT_TIMEOUT_MS,
   describeAnswer,
-  failureResult,
-  HttpClient,
   intOption,
-  invalidTarget,
-  logResult,
-  silentLogger,
   truncate,
   type ChannelDeps,
-  type ChannelLogger,
   type HttpResponse,
 } from './http.js';
-import { maskUrl, urlSecrets, type Redactor } from './mask.js';
+import type { Redactor } from './mask.js';
+import { HttpPostChannel, type JsonPost } from './httpChannel.js';
 
 /** Attachment colour bar of the original, per level. */
 export const SLACK_COLORS: Record<InterventionLevelName, string> = {
@@ -132,50 +127,18 @@ export function classifySlack(res: HttpResponse, redactor: Redactor, nowMs: numb
   return { ...base, status: res.status, error: describeAnswer(res, redactor) };
 }
 
-export class SlackChannel implements Channel {
+export class SlackChannel extends HttpPostChannel<ReturnType<typeof validateSlackConfig>> {
   readonly name = 'slack';
-  private readonly cfg: ReturnType<typeof validateSlackConfig>;
-  private readonly http: HttpClient;
-  private readonly ownsHttp: boolean;
-  private readonly logger: ChannelLogger;
-  private readonly now: () => number;
 
   constructor(config: SlackConfig = {}, deps: ChannelDeps = {}) {
-    this.cfg = validateSlackConfig(config);
-    this.ownsHttp = !deps.http;
-    this.http = deps.http ?? new HttpClient({ guard: deps.guard });
-    this.logger = deps.logger ?? silentLogger;
-    this.now = deps.now ?? Date.now;
+    super(validateSlackConfig(config), deps);
   }
 
-  mask(target: ChannelTarget): string {
-    return maskUrl(target.address);
+  protected build(n: Notification, target: ChannelTarget): JsonPost {
+    return { url: target.address, body: JSON.stringify(renderSlack(n, this.cfg)) };
   }
 
-  async send(n: Notification, target: ChannelTarget, signal?: AbortSignal): Promise<SendResult> {
-    const started = Date.now();
-    const redactor = urlSecrets(target.address);
-    let result: SendResult;
-    if (!URL.canParse(target.address)) result = invalidTarget(started);
-    else {
-      try {
-        const res = await this.http.request({
-          url: target.address,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(renderSlack(n, this.cfg)),
-          timeoutMs: this.cfg.timeoutMs,
-          signal,
-        });
-        result = { ...classifySlack(res, redactor, this.now()), durationMs: Date.now() - started };
-      } catch (err) {
-        result = failureResult(err, redactor, started);
-      }
-    }
-    logResult(this.logger, this.name, this.mask(target), result);
-    return result;
-  }
-
-  async close(): Promise<void> {
-    if (this.ownsHttp) await this.http.close();
+  protected classify(res: HttpResponse, redactor: Redactor): Omit<SendResult, 'durationMs'> {
+    return classifySlack(res, redactor, this.now());
   }
 }

@@ -6,22 +6,18 @@
  * `verifyWebhook` is the receiver's side.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Channel, ChannelTarget, Notification, SendResult } from './channel.js';
+import type { ChannelTarget, Notification, SendResult } from './channel.js';
 import {
   ChannelConfigError,
   classifyStatus,
   DEFAULT_TIMEOUT_MS,
   describeAnswer,
-  failureResult,
-  HttpClient,
   intOption,
-  invalidTarget,
-  logResult,
-  silentLogger,
   type ChannelDeps,
-  type ChannelLogger,
+  type HttpResponse,
 } from './http.js';
-import { maskUrl, urlSecrets } from './mask.js';
+import { urlSecrets, type Redactor } from './mask.js';
+import { HttpPostChannel, type JsonPost } from './httpChannel.js';
 
 /** Receivers reject timestamps further than this from their clock (5 minutes). */
 export const WEBHOOK_TOLERANCE_SEC = 300;
@@ -113,66 +109,42 @@ export function validateWebhookConfig(cfg: WebhookConfig = {}): { secret: string
   return { secret: cfg.secret, secrets, timeoutMs: intOption('channels.webhook.timeout_ms', cfg.timeoutMs, DEFAULT_TIMEOUT_MS, 100, 300_000) };
 }
 
-export class WebhookChannel implements Channel {
+export class WebhookChannel extends HttpPostChannel<ReturnType<typeof validateWebhookConfig>> {
   readonly name = 'webhook';
-  private readonly cfg: ReturnType<typeof validateWebhookConfig>;
-  private readonly http: HttpClient;
-  private readonly ownsHttp: boolean;
-  private readonly logger: ChannelLogger;
-  private readonly now: () => number;
 
   constructor(config: WebhookConfig = {}, deps: ChannelDeps = {}) {
-    this.cfg = validateWebhookConfig(config);
-    this.ownsHttp = !deps.http;
-    this.http = deps.http ?? new HttpClient({ guard: deps.guard });
-    this.logger = deps.logger ?? silentLogger;
-    this.now = deps.now ?? Date.now;
+    super(validateWebhookConfig(config), deps);
   }
 
-  mask(target: ChannelTarget): string {
-    return maskUrl(target.address);
-  }
-
-  async send(n: Notification, target: ChannelTarget, signal?: AbortSignal): Promise<SendResult> {
-    const started = Date.now();
+  protected override redactor(target: ChannelTarget): Redactor {
     const redactor = urlSecrets(target.address);
     for (const s of [this.cfg.secret, ...Object.values(this.cfg.secrets)]) redactor.add(s).add(s.slice(6));
-    let result: SendResult;
-    const secretName = target.options?.secretName;
-    const secret = typeof secretName === 'string' ? this.cfg.secrets[secretName] : this.cfg.secret;
-    if (!URL.canParse(target.address)) result = invalidTarget(started);
-    else if (!secret) {
-      result = { outcome: 'permanent', status: 'invalid_target', error: `no secret named "${String(secretName)}" in channels.webhook.secrets`, durationMs: 0 };
-    } else {
-      const body = JSON.stringify({ type: WEBHOOK_EVENT_TYPE, timestamp: n.timestamp, data: n } satisfies WebhookPayload);
-      const ts = Math.floor(this.now() / 1000);
-      try {
-        const res = await this.http.request({
-          url: target.address,
-          headers: {
-            'content-type': 'application/json',
-            'webhook-id': n.delivery_id,
-            'webhook-timestamp': String(ts),
-            'webhook-signature': signWebhook(secret, n.delivery_id, ts, body),
-          },
-          body,
-          timeoutMs: this.cfg.timeoutMs,
-          signal,
-        });
-        const base = classifyStatus(res.status, res.headers, this.now());
-        result = { ...base, status: res.status, durationMs: Date.now() - started };
-        if (base.outcome !== 'ok') result.error = describeAnswer(res, redactor);
-        // 410 Gone: the receiver asks us to stop sending to this endpoint.
-        if (res.status === 410) result.targetGone = true;
-      } catch (err) {
-        result = failureResult(err, redactor, started);
-      }
-    }
-    logResult(this.logger, this.name, this.mask(target), result);
-    return result;
+    return redactor;
   }
 
-  async close(): Promise<void> {
-    if (this.ownsHttp) await this.http.close();
+  protected build(n: Notification, target: ChannelTarget): JsonPost | SendResult {
+    const secretName = target.options?.secretName;
+    const secret = typeof secretName === 'string' ? this.cfg.secrets[secretName] : this.cfg.secret;
+    if (!secret) {
+      return { outcome: 'permanent', status: 'invalid_target', error: `no secret named "${String(secretName)}" in channels.webhook.secrets`, durationMs: 0 };
+    }
+    const body = JSON.stringify({ type: WEBHOOK_EVENT_TYPE, timestamp: n.timestamp, data: n } satisfies WebhookPayload);
+    const ts = Math.floor(this.now() / 1000);
+    return {
+      url: target.address,
+      headers: { 'webhook-id': n.delivery_id, 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook(secret, n.delivery_id, ts, body) },
+      body,
+    };
+  }
+
+  protected classify(res: HttpResponse, redactor: Redactor): Omit<SendResult, 'durationMs'> {
+    const base = classifyStatus(res.status, res.headers, this.now());
+    return {
+      ...base,
+      status: res.status,
+      ...(base.outcome !== 'ok' ? { error: describeAnswer(res, redactor) } : {}),
+      // 410 Gone: the receiver asks us to stop sending to this endpoint.
+      ...(res.status === 410 ? { targetGone: true } : {}),
+    };
   }
 }
