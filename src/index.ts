@@ -34,3 +34,37 @@ export { validateEvent, formatProblems, type Problem } from './events/validate.j
 export { uuidv7 } from './events/uuid7.js';
 export { openStore, resolveStoreOptions, type StoreOptions } from './store/open.js';
 export type { Store } from './store/store.js';
+
+// Interventions: the service (in-process), the checks, and the client of a server's API.
+export {
+  InterventionService,
+  type InterventionServiceOptions,
+  type CheckOutcome,
+  type OpenInput,
+  type ListQuery,
+  type InterventionDetail,
+} from './interventions/service.js';
+export { resolveInterventionConfig, DEFAULT_CONFIG as DEFAULT_INTERVENTION_CONFIG, type InterventionConfig } from './interventions/config.js';
+export { checkInterventionNeeded, type CheckResult, type CheckContext, type Reason, type TaskInput } from './rules/check.js';
+export type { Thresholds } from './rules/thresholds.js';
+export { INTERVENTION_LEVELS, compareLevels, type InterventionLevel } from './interventions/levels.js';
+export type { Intervention, InterventionStatus } from './interventions/types.js';
+export type { Silence } from './interventions/silences.js';
+export { InterventionError } from './interventions/errors.js';
+export { RuleRunner, type RuleRunnerOptions } from './interventions/runner.js';
+export {
+  createInterventionClient,
+  InterventionClientError,
+  type InterventionClient,
+  type InterventionClientOptions,
+  type RemoteCheckResult,
+} from './sdk/interventions.js';
+
+// Delivery: the outbox (channels from config + environment, the recorder, a worker) for in-process use.
+export { Outbox, type OutboxOptions, type ExtraChannel } from './outbox/assemble.js';
+
+// People: the live stream's hub, and the websocket, in_app and users' push channels for the outbox's `extra`.
+export { StreamHub, type StreamHubOptions } from './http/stream/hub.js';
+export { inboxChannels, type InboxChannels, type InboxChannel } from './notifications/inboxChannels.js';
+export { InAppChannel } from './channels/inapp.js';
+export { WebSocketChannel, interventionAlert } from './channels/websocket.js';

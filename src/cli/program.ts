@@ -5,11 +5,18 @@ import { KeyNotFoundError } from '../http/apiKeys.js';
 import { StoreConfigError } from '../store/store.js';
 import { CliError, processIo, type CliIo } from './io.js';
 import { registerExport } from './export.js';
+import { registerDemo } from './demo.js';
+import { registerInterventions } from './interventions.js';
+import { registerSilences } from './silences.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
 import { registerQuery } from './query.js';
 import { registerServe } from './serve.js';
 import { registerTail } from './tail.js';
+import { registerWorker } from './worker.js';
+import { registerDeliveries } from './deliveries.js';
+import { registerNotify } from './notify.js';
+import { registerUsers } from './users.js';
 
 export const VERSION = '0.1.0';
 
@@ -21,11 +28,18 @@ export function createProgram(io: CliIo): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   registerServe(program, io);
+  registerWorker(program, io);
+  registerDeliveries(program, io);
+  registerNotify(program, io);
   registerMigrate(program, io);
   registerKeys(program, io);
+  registerUsers(program, io);
   registerQuery(program, io);
   registerTail(program, io);
   registerExport(program, io);
+  registerDemo(program, io);
+  registerInterventions(program, io);
+  registerSilences(program, io);
   return program;
 }
 

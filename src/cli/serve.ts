@@ -4,6 +4,7 @@ import { startServer } from '../http/server.js';
 import { addStoreOptions, configFrom } from './options.js';
 import type { CliIo } from './io.js';
 import { aborted, cliLogger, stopSignal } from './log.js';
+import { outboxLine } from './worker.js';
 
 export function registerServe(program: Command, io: CliIo): void {
   const cmd = program
@@ -16,10 +17,11 @@ export function registerServe(program: Command, io: CliIo): void {
     const log = cliLogger(cfg.log.level);
     const stop = stopSignal(io.signal);
     try {
-      const server = await startServer(cfg, log);
+      const server = await startServer(cfg, log, { env: io.env ?? process.env });
       // One write, the reference line last: whoever reads the banner knows when it is complete.
       let banner = `Vigil listening on ${server.url}\nStore: ${server.store.description}\n`;
       if (cfg.file.path) banner += `Config: ${cfg.file.path}\n`;
+      banner += outboxLine(server.outbox);
       if (server.firstAdminKey !== null) {
         banner +=
           `\nNo API key existed, so an admin key was created. It is shown only this once; keep it:\n\n  ${server.firstAdminKey}\n\n` +

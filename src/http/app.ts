@@ -20,12 +20,25 @@ import { ServerMetrics } from './metrics.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { registerRateLimit } from './plugins/rateLimit.js';
+import type { VapidKeys } from '../channels/push/index.js';
+import { loadVapidKeys } from '../notifications/pushSubscriptions.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { pushRoutes } from './routes/push.js';
+import { streamRoutes } from './routes/stream.js';
+import { userRoutes } from './routes/users.js';
+import { StreamHub } from './stream/hub.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { keyRoutes } from './routes/keys.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statsRoutes } from './routes/stats.js';
+import { deliveryRoutes, type DeliveryRoutesOptions } from './routes/deliveries.js';
+import { interventionRoutes } from './routes/interventions.js';
+import { silenceRoutes } from './routes/silences.js';
+import { taskRoutes } from './routes/tasks.js';
+import type { InterventionService } from '../interventions/service.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 
 export interface AppOptions {
   store: Store;
@@ -38,6 +51,16 @@ export interface AppOptions {
   keyCacheTtlMs?: number;
   /** Called with the rows of each commit (stream rules hang here). */
   onCommit?: (rows: readonly EventRow[]) => void;
+  /** The live stream's hub (started by the caller; on PostgreSQL it relays between servers). Default: the app's own, in-process only. */
+  hub?: StreamHub;
+  /** VAPID keys from the config; default: made on first start and stored in the database. */
+  vapid?: VapidKeys;
+  /** The outbox's target masking and retry (src/outbox/assemble.ts) for the deliveries routes. */
+  outbox?: Pick<DeliveryRoutesOptions, 'mask' | 'retry'>;
+  /** Interventions, silences, thresholds and task errors routes are registered when given. */
+  interventions?: InterventionService;
+  /** The built dashboard served at `/` (default: the package's web/dist). */
+  dashboardRoot?: string;
   metrics?: ServerMetrics;
 }
 
@@ -50,16 +73,21 @@ const VERSION = '0.1.0';
 
 export async function buildApp(opts: AppOptions): Promise<VigilApp> {
   const metrics = opts.metrics ?? new ServerMetrics();
+  const hub = opts.hub ?? new StreamHub({ log: opts.log });
   const committer = new GroupCommitter({
     store: opts.store,
     log: opts.log.child({ component: 'group-commit' }),
-    onRows: opts.onCommit,
+    onRows: (rows) => {
+      opts.onCommit?.(rows);
+      hub.publishEvents(rows);
+    },
     onCommit: (rows, ms, ok) => {
       metrics.commitRows.observe(rows);
       metrics.commitSeconds.observe(ms / 1000, { outcome: ok ? 'ok' : 'failed' });
     },
   });
   metrics.registry.gauge('vigil_commit_pending_rows', 'Rows waiting for the next group commit.', () => committer.pendingRows);
+  metrics.registry.gauge('vigil_stream_clients', 'WebSocket stream clients connected to this server.', () => hub.clientCount);
 
   const app = Fastify({
     loggerInstance: opts.log.child({ component: 'http' }),
@@ -115,6 +143,21 @@ export async function buildApp(opts: AppOptions): Promise<VigilApp> {
   await app.register(eventRoutes, { db: opts.store });
   await app.register(statsRoutes, { db: opts.store });
   await app.register(keyRoutes, { db: opts.store });
+  await app.register(userRoutes, { db: opts.store });
+  await app.register(notificationRoutes, { db: opts.store });
+  await app.register(pushRoutes, { db: opts.store, vapid: await loadVapidKeys(opts.store, opts.vapid), hub });
+  await app.register(streamRoutes, { hub });
+  if (!opts.hub) {
+    await hub.start();
+    app.addHook('onClose', () => hub.close());
+  }
+  await app.register(deliveryRoutes, { db: opts.store, ...opts.outbox });
+  if (opts.interventions) {
+    await app.register(interventionRoutes, { interventions: opts.interventions });
+    await app.register(silenceRoutes, { interventions: opts.interventions });
+    await app.register(taskRoutes, { interventions: opts.interventions });
+  }
+  await app.register(dashboardRoutes, { root: opts.dashboardRoot });
   await app.ready();
   return vigilApp;
 }

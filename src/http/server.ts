@@ -16,6 +16,12 @@ import { openStore, type ResolvedStore } from '../store/open.js';
 import { maskUrl, StoreConfigError, type Store } from '../store/store.js';
 import { countActiveKeys, createKey, generateKey } from './apiKeys.js';
 import { buildApp, type VigilApp } from './app.js';
+import { InterventionService } from '../interventions/service.js';
+import { interventionConfigFrom, RuleRunner } from '../interventions/runner.js';
+import { Outbox } from '../outbox/assemble.js';
+import { inboxChannels, type InboxChannels } from '../notifications/inboxChannels.js';
+import { ServerMetrics } from './metrics.js';
+import { StreamHub } from './stream/hub.js';
 
 /** In the data directory: the key local CLI commands use to reach the running server. */
 export const LOCAL_KEY_FILE = 'cli.key';
@@ -26,6 +32,8 @@ export interface ServerHandle {
   app: VigilApp;
   /** The admin key made on a first start with no keys, to print once. */
   firstAdminKey: string | null;
+  /** Delivery: the channels, the recorder, and the worker unless `worker.enabled: false`. */
+  outbox: Outbox;
   /** Graceful: stops accepting, answers in-flight requests, closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -52,14 +60,20 @@ function writeSecret(path: string, secret: string): void {
   chmodSync(path, 0o600);
 }
 
-export async function startServer(cfg: VigilConfig, log: Logger): Promise<ServerHandle> {
+export async function startServer(cfg: VigilConfig, log: Logger, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ServerHandle> {
   const resolved = resolvedStore(cfg);
   const lock = resolved.kind === 'embedded' ? DataDirLock.acquire(resolved.dataDir, 'vigil serve') : undefined;
   let store: Store | undefined;
   let app: VigilApp | undefined;
   const localKeyPath = join(resolved.dataDir, LOCAL_KEY_FILE);
   let wroteLocalKey = false;
+  let runner: RuleRunner | undefined;
+  let outbox: Outbox | undefined;
+  let hub: StreamHub | undefined;
+  let inbox: InboxChannels | undefined;
   try {
+    // Validated before the store is opened: a bad `interventions` section stops the start at once.
+    const interventionConfig = interventionConfigFrom(cfg);
     const storeLog = log.child({ component: 'store' });
     try {
       store = await openStore(resolved, {
@@ -78,14 +92,34 @@ export async function startServer(cfg: VigilConfig, log: Logger): Promise<Server
       log.info('no API key existed: created the admin key "admin" (printed once on standard output)');
     }
     const localKey = lock ? generateKey() : undefined;
+    // Channels from `channels:` and the environment; a worker in this process unless `worker.enabled: false`.
+    const metrics = new ServerMetrics();
+    const ob = (outbox = new Outbox({ store, sections: cfg.file.sections, env: opts.env ?? process.env, log, registry: metrics.registry, routes: () => interventionConfig.routes }));
+    // The live stream (relayed between processes on PostgreSQL) and the channels that live in the
+    // server: websocket, in_app, and push to the users' stored subscriptions next to configured ones.
+    hub = new StreamHub({ store, log });
+    await hub.start();
+    inbox = await inboxChannels(store, hub, { push: ob.directory.channel('push') });
+    for (const [name, channel] of inbox) ob.register(name, channel);
+    const interventions = new InterventionService({ store, config: interventionConfig, logger: log, recorder: ob.recorder });
+    const rules = new RuleRunner({ service: interventions, logger: log });
+    runner = rules;
     app = await buildApp({
       store,
       log,
+      interventions,
+      metrics,
+      hub,
+      outbox: { mask: (c, t) => ob.directory.maskTarget(c, t), retry: (id) => ob.retry(id) },
+      // Stream rules follow `logs` (every writer's commits); this server's commits wake them at once.
+      onCommit: () => rules.wake(),
       rateLimitPerMinute: cfg.server.rate_limit_per_minute,
       keyCacheTtlMs: cfg.server.key_cache_ttl_ms,
       localKey,
     });
     await app.listen({ host: cfg.server.host, port: cfg.server.port });
+    rules.start();
+    ob.start();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : cfg.server.port;
     const url = urlFor(cfg.server.host, port);
@@ -98,6 +132,8 @@ export async function startServer(cfg: VigilConfig, log: Logger): Promise<Server
     let closing: Promise<void> | null = null;
     const s = store;
     const a = app;
+    const h = hub;
+    const ib = inbox;
     const close = () =>
       (closing ??= (async () => {
         if (wroteLocalKey) safeUnlink(localKeyPath);
@@ -109,13 +145,23 @@ export async function startServer(cfg: VigilConfig, log: Logger): Promise<Server
         clearTimeout(timer);
         // Requests still open are answered by nothing: none of them was acknowledged.
         if (r === 'timeout') log.warn({ timeout_ms: cfg.server.shutdown_timeout_ms }, 'requests still open at the shutdown timeout were cut');
+        // After the last commits, before the store: a last rule pass, then the escalation timer.
+        await rules.close();
+        // Sends in flight finish and are recorded; what is still queued waits for the next worker.
+        await ob.close();
+        await ib.close();
+        await h.close();
         await s.close();
         lock?.release();
       })());
-    return { url, store, app, firstAdminKey, close };
+    return { url, store, app, firstAdminKey, outbox: ob, close };
   } catch (err) {
     if (wroteLocalKey) safeUnlink(localKeyPath);
     await app?.close().catch(() => undefined);
+    await runner?.close().catch(() => undefined);
+    await outbox?.close().catch(() => undefined);
+    await inbox?.close().catch(() => undefined);
+    await hub?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     lock?.release();
     throw err;

@@ -252,6 +252,11 @@ export class InterventionService {
     return { ...this.config.thresholds };
   }
 
+  /** The event types the stream rules count (what an evaluator following `logs` must read). */
+  ruleEventTypes(): string[] {
+    return [...new Set(this.config.rules.map((r) => r.event_type))];
+  }
+
   /** Changes thresholds at run time (this process); the checks and the rules use them from now on. */
   updateThresholds(update: Partial<Thresholds>): Thresholds {
     const next = validating(() => mergeThresholds(this.config.thresholds, update));

@@ -9,18 +9,40 @@ import type { Clock } from '../util/clock.js';
 import type { ChannelDirectory } from './directory.js';
 import { insertDeliveries, listDeliveries, type NewDelivery } from './sql.js';
 
+/** The second wake after record(), once the caller's commit has most likely landed. */
+const WAKE_AGAIN_MS = 20;
+
+/** The context key naming channels an intervention is not sent to (a failing channel's own alert). */
+export const EXCLUDE_CHANNELS_KEY = 'exclude_channels';
+
+export interface RecorderOptions {
+  /**
+   * Channel names routing may name that are simply not set up here (the default table's `sms` with
+   * no Twilio account): no row is written for them. Any other unknown channel is recorded dead.
+   */
+  optional?: Iterable<string>;
+}
+
 export class OutboxRecorder implements DeliveryRecorder {
+  private readonly optional: Set<string>;
+
   constructor(
     private readonly directory: ChannelDirectory,
     private readonly clock: Clock,
     /** Called after record(): lets an in-process worker look at once instead of at its next poll. */
     private readonly wake: () => void = () => undefined,
-  ) {}
+    opts: RecorderOptions = {},
+  ) {
+    this.optional = new Set(opts.optional ?? []);
+  }
 
   /** The outbox rows for routed deliveries (exported for `vigil notify test` and fallbacks). */
   expand(deliveries: readonly Delivery[]): NewDelivery[] {
     const rows: NewDelivery[] = [];
     for (const d of deliveries) {
+      const excluded = d.notification.context?.[EXCLUDE_CHANNELS_KEY];
+      if (Array.isArray(excluded) && excluded.includes(d.channel)) continue;
+      if (!this.directory.channel(d.channel) && this.optional.has(d.channel)) continue;
       const base = {
         intervention_id: d.intervention_id,
         channel: d.channel,
@@ -32,7 +54,16 @@ export class OutboxRecorder implements DeliveryRecorder {
         fallback_channel: this.directory.fallback(d.route, d.channel) ?? null,
         fallback_of: null,
       };
-      const targets = this.directory.channel(d.channel) ? this.directory.targets(d.channel) : [];
+      const all = this.directory.channel(d.channel) ? this.directory.targets(d.channel) : [];
+      // A target configured for some levels only (`levels:` in the config) is skipped for the others.
+      const targets = all.filter((t) => {
+        const lv = t.options?.levels;
+        return !Array.isArray(lv) || lv.includes(d.notification.level);
+      });
+      if (all.length > 0 && targets.length === 0) continue;
+      // A default-table channel with no target right now (push before any user subscribed) is
+      // not a misconfiguration: nothing to send to, no row.
+      if (all.length === 0 && this.optional.has(d.channel)) continue;
       if (targets.length === 0) {
         // Recorded, not silently dropped: a misconfiguration shows in the deliveries list.
         const why = this.directory.channel(d.channel) ? `no target is configured for channel ${d.channel}` : `channel ${d.channel} is not configured`;
@@ -46,8 +77,10 @@ export class OutboxRecorder implements DeliveryRecorder {
 
   async record(tx: Queryable, deliveries: readonly Delivery[]): Promise<void> {
     await insertDeliveries(tx, this.expand(deliveries), this.clock.now());
-    // The worker may look before the transaction commits; it will look again at its next poll.
+    // The worker may look before the transaction commits, so it is woken again a moment later
+    // (a commit takes a round trip); failing both, it looks at its next poll.
     queueMicrotask(this.wake);
+    setTimeout(this.wake, WAKE_AGAIN_MS).unref();
   }
 
   async list(db: Queryable, interventionId: string): Promise<DeliveryView[]> {

@@ -41,6 +41,8 @@ export interface OutboxWorkerOptions {
   random?: () => number;
   /** A provider said the target is gone for good (deleted webhook, unregistered token). */
   onTargetGone?: (channel: string, target: NamedTarget) => void | Promise<void>;
+  /** Every attempt, as it finishes (metrics): the channel's answer and what the delivery became. */
+  onAttempt?: (channel: string, outcome: SendResult['outcome'], status: Completion['status'], durationMs: number) => void;
   /** A channel failed `unhealthyAfter` attempts in a row (reported once until it succeeds again). */
   onChannelUnhealthy?: (channel: string, detail: { consecutive_failures: number; last_error: string }) => void | Promise<void>;
 }
@@ -231,13 +233,14 @@ export class OutboxWorker {
     k[result.outcome]++;
     if (c.status === 'dead') k.dead++;
     k.send_ms_sum += c.duration_ms;
+    this.opts.onAttempt?.(channel, result.outcome, c.status, c.duration_ms);
     if (result.outcome === 'ok') {
       this.failures.delete(channel);
       return;
     }
     const n = (this.failures.get(channel) ?? 0) + 1;
     this.failures.set(channel, n);
-    if (n === this.unhealthyAfter) {
+    if (n === this.unhealthyAfter && this.unhealthyAfter > 0) {
       this.log.error({ channel, consecutive_failures: n, last_error: result.error }, 'channel keeps failing');
       void Promise.resolve(this.opts.onChannelUnhealthy?.(channel, { consecutive_failures: n, last_error: result.error ?? '' })).catch((err: Error) =>
         this.log.error({ err: { message: err.message } }, 'reporting an unhealthy channel failed'),

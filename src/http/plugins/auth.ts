@@ -12,6 +12,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Queryable } from '../../store/store.js';
+import { findUserByToken, isUserToken, userPrincipal, type User } from '../../notifications/users.js';
 import { findKey, hashKey, hasScope, SCOPES, type Principal, type Scope } from '../apiKeys.js';
 import { ApiError, E } from '../errors.js';
 import { globalPlugin } from './global.js';
@@ -20,13 +21,19 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The scope a route requires; absent for public routes. */
     scope?: Scope;
+    /** User tokens may call this route (for their own user only); keys still need `scope`. */
+    users?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** The signed-in user when the request carries a user token (`vgu_…`). */
+    user: User | null;
   }
   interface FastifyInstance {
     /** Forgets cached keys (after a revocation). */
     forgetKeys(): void;
+    /** Verifies an API key or a user token (the WebSocket stream authenticates by its first message). */
+    authenticateToken(req: FastifyRequest, token: string): Promise<{ principal: Principal; user: User | null }>;
   }
 }
 
@@ -53,6 +60,7 @@ export const authPlugin = globalPlugin<AuthOptions>('vigil-auth', async (app, op
   const localHash = opts.localKey ? Buffer.from(hashKey(opts.localKey), 'hex') : null;
 
   app.decorateRequest('principal', null);
+  app.decorateRequest('user', null);
   app.decorate('forgetKeys', () => cache.clear());
 
   // Routes needing a key are marked in the OpenAPI document.
@@ -60,7 +68,7 @@ export const authPlugin = globalPlugin<AuthOptions>('vigil-auth', async (app, op
     const scope = route.config?.scope;
     if (!scope) return;
     const schema = (route.schema ?? {}) as Record<string, unknown>;
-    const note = `Requires an API key with the \`${scope}\` scope (or \`admin\`).`;
+    const note = `Requires an API key with the \`${scope}\` scope (or \`admin\`)${route.config?.users ? ', or a user token (vgu_…) for its own user' : ''}.`;
     route.schema = { ...schema, security: [{ bearerAuth: [] }], description: schema.description ? `${schema.description as string}\n\n${note}` : note };
   });
 
@@ -83,6 +91,14 @@ export const authPlugin = globalPlugin<AuthOptions>('vigil-auth', async (app, op
     return principal;
   }
 
+  async function authenticate(req: FastifyRequest, token: string): Promise<{ principal: Principal; user: User | null }> {
+    if (!isUserToken(token)) return { principal: await identify(req, token), user: null };
+    const user = await findUserByToken(opts.db, token);
+    if (user === null) throw new ApiError(E.unknownKey, 'the user token is unknown or revoked');
+    return { principal: userPrincipal(user), user };
+  }
+  app.decorate('authenticateToken', authenticate);
+
   app.addHook('onRequest', async (req) => {
     const scope = req.routeOptions.config?.scope;
     if (!scope) return;
@@ -90,7 +106,13 @@ export const authPlugin = globalPlugin<AuthOptions>('vigil-auth', async (app, op
     if (header === undefined || header === '') throw new ApiError(E.missingKey, `${E.missingKey.message} (this endpoint requires the "${scope}" scope)`);
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (m === null) throw new ApiError(E.malformedAuth);
-    const principal = await identify(req, m[1]);
+    const { principal, user } = await authenticate(req, m[1]);
+    if (user !== null) {
+      if (req.routeOptions.config?.users !== true) throw new ApiError(E.userTokenRefused);
+      req.principal = principal;
+      req.user = user;
+      return;
+    }
     if (!hasScope(principal.scopes, scope)) {
       throw new ApiError(
         E.missingScope,

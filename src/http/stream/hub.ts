@@ -1,0 +1,207 @@
+/**
+ * The live stream's hub: the authenticated WebSocket clients of this process and what they may
+ * see (see messages.ts). `publish` delivers a bus message to the local clients at once and, on
+ * PostgreSQL, to the clients of every other process through the relay; `publishEvents` hands
+ * committed audit rows to this process's subscribed `read` clients (not relayed: see docs/api.md).
+ *
+ * Every client has a bounded send queue (the socket's buffered bytes): a client that cannot keep
+ * up is closed with 4008 rather than letting the server's memory grow. Heartbeats: a ping every
+ * `heartbeatMs`; a client that has not answered the previous one is terminated.
+ */
+import pino, { type Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { EventRow } from '../../events/types.js';
+import type { Store } from '../../store/store.js';
+import { hasScope } from '../apiKeys.js';
+import { eventFrame, frameOf, matchesFilter, mayReceive, type BusMessage, type EventFilter, type StreamIdentity } from './messages.js';
+import { relayFor, type Relay } from './relay.js';
+
+/** Defaults, with units. */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+/** Bytes a client may have waiting to be sent before it is dropped as too slow. */
+export const DEFAULT_MAX_QUEUE_BYTES = 4 * 1024 * 1024;
+/** How long a client has to send its `{"type":"auth"}` message. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
+
+/** Close codes the stream uses (4000–4999 are the application's). */
+export const CLOSE = {
+  goingAway: 1001,
+  badMessage: 4400,
+  unauthenticated: 4401,
+  forbidden: 4403,
+  authTimeout: 4408,
+  tooSlow: 4008,
+} as const;
+
+export interface StreamHubOptions {
+  /** The store: on PostgreSQL, messages are relayed between processes. Omit for one process only. */
+  store?: Store;
+  log?: Logger;
+  heartbeatMs?: number;
+  maxQueueBytes?: number;
+  authTimeoutMs?: number;
+  /** Overrides the relay (default: relayFor(store)). */
+  relay?: Relay | null;
+}
+
+export interface StreamClient {
+  readonly id: number;
+  readonly identity: StreamIdentity;
+  /** Null until the client subscribes to events. */
+  events: EventFilter | null;
+}
+
+interface Client extends StreamClient {
+  socket: WebSocket;
+  alive: boolean;
+}
+
+export type BusListener = (msg: BusMessage) => void;
+
+export class StreamHub {
+  private readonly clients = new Map<number, Client>();
+  private readonly listeners = new Set<BusListener>();
+  private readonly log: Logger;
+  private readonly relay: Relay | null;
+  private readonly heartbeatMs: number;
+  readonly maxQueueBytes: number;
+  readonly authTimeoutMs: number;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private nextId = 1;
+  private started: Promise<void> | null = null;
+  private closed = false;
+  /** Clients dropped for being too slow (for metrics and tests). */
+  dropped = 0;
+
+  constructor(opts: StreamHubOptions = {}) {
+    this.log = (opts.log ?? pino({ level: 'silent' })).child({ component: 'stream' });
+    this.relay = opts.relay !== undefined ? opts.relay : opts.store ? relayFor(opts.store, this.log) : null;
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    this.authTimeoutMs = opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+  }
+
+  /** Starts the heartbeat and the relay's listener. Idempotent. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+      this.heartbeat.unref();
+      await this.relay?.start((msg) => this.deliver(msg));
+    })();
+    return this.started;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Adds an authenticated socket; it leaves when it closes. */
+  attach(socket: WebSocket, identity: StreamIdentity): StreamClient {
+    const client: Client = { id: this.nextId++, identity, events: null, socket, alive: true };
+    if (this.closed) {
+      socket.close(CLOSE.goingAway, 'server shutting down');
+      return client;
+    }
+    this.clients.set(client.id, client);
+    socket.on('pong', () => {
+      client.alive = true;
+    });
+    socket.on('close', () => this.clients.delete(client.id));
+    return client;
+  }
+
+  /** Subscribes a client to events (only `read` keys may); answers a refusal or null. */
+  subscribeEvents(c: StreamClient, filter: EventFilter | null): string | null {
+    if (filter !== null && (c.identity.userId !== null || !hasScope(c.identity.principal.scopes, 'read'))) {
+      return 'events are only streamed to API keys with the "read" scope';
+    }
+    c.events = filter;
+    return null;
+  }
+
+  /** Sends one frame to one client, dropping it if its queue is full. */
+  send(c: StreamClient, frame: string): void {
+    const client = this.clients.get(c.id);
+    if (!client) return;
+    const s = client.socket;
+    if (s.readyState !== s.OPEN) return;
+    // The backlog is bounded, not the frame: a large message to an idle client still goes.
+    if (s.bufferedAmount > this.maxQueueBytes) {
+      this.dropped++;
+      this.clients.delete(client.id);
+      this.log.warn({ client: client.id, principal: client.identity.principal.name, buffered: s.bufferedAmount }, 'stream client too slow; dropped');
+      s.close(CLOSE.tooSlow, 'too slow: the send queue is full');
+      // The close frame waits behind the queue; do not wait for a client that is not reading.
+      setTimeout(() => s.terminate(), 1000).unref();
+      return;
+    }
+    s.send(frame);
+  }
+
+  /** Delivers to this process's clients, then relays to the other processes. */
+  async publish(msg: BusMessage): Promise<void> {
+    this.deliver(msg);
+    await this.relay?.publish(msg);
+  }
+
+  /** Listens to every bus message (local and relayed); answers the unsubscribe function. */
+  onMessage(listener: BusListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Committed audit rows → the clients subscribed to events whose filter matches. */
+  publishEvents(rows: readonly EventRow[]): void {
+    if (this.clients.size === 0) return;
+    const subscribers = [...this.clients.values()].filter((c) => c.events !== null);
+    if (subscribers.length === 0) return;
+    for (const row of rows) {
+      let frame: string | null = null;
+      for (const c of subscribers) {
+        if (!matchesFilter(c.events!, row)) continue;
+        frame ??= eventFrame(row);
+        this.send(c, frame);
+      }
+    }
+  }
+
+  /** Closes every socket (1001), stops the heartbeat and the relay. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.started?.catch(() => undefined);
+    for (const c of this.clients.values()) {
+      c.socket.close(CLOSE.goingAway, 'server shutting down');
+      setTimeout(() => c.socket.terminate(), 1000).unref();
+    }
+    this.clients.clear();
+    await this.relay?.close();
+  }
+
+  private deliver(msg: BusMessage): void {
+    for (const l of this.listeners) {
+      try {
+        l(msg);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'stream listener failed');
+      }
+    }
+    const frame = frameOf(msg);
+    if (frame === null) return;
+    for (const c of this.clients.values()) if (mayReceive(c.identity, msg)) this.send(c, frame);
+  }
+
+  private beat(): void {
+    for (const c of this.clients.values()) {
+      if (!c.alive) {
+        this.log.info({ client: c.id }, 'stream client missed a heartbeat; terminated');
+        this.clients.delete(c.id);
+        c.socket.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.socket.ping();
+    }
+  }
+}
