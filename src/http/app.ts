@@ -145,7 +145,15 @@ export async function buildApp(opts: AppOptions): Promise<VigilApp> {
   await app.register(keyRoutes, { db: opts.store });
   await app.register(userRoutes, { db: opts.store });
   await app.register(notificationRoutes, { db: opts.store });
-  await app.register(pushRoutes, { db: opts.store, vapid: await loadVapidKeys(opts.store, opts.vapid), hub });
+  let vapid: Promise<VapidKeys> | null = null;
+  const loadVapid = () => {
+    vapid ??= loadVapidKeys(opts.store, opts.vapid).catch((err: unknown) => {
+      vapid = null; // a database outage: try again on the next request
+      throw err;
+    });
+    return vapid;
+  };
+  await app.register(pushRoutes, { db: opts.store, vapid: loadVapid, hub });
   await app.register(streamRoutes, { hub });
   if (!opts.hub) {
     await hub.start();

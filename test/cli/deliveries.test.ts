@@ -43,8 +43,9 @@ for (const backend of BACKENDS) {
         }
         await until(async () => {
           const { rows } = await server.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM deliveries WHERE status IN ('sent', 'dead')`);
-          return rows[0].n === 4;
-        }, 'four deliveries done');
+          // Two interventions × Discord, Slack, the live stream and the in-app inbox.
+          return rows[0].n === 8;
+        }, 'eight deliveries done');
       } finally {
         await server.close();
       }
@@ -68,10 +69,10 @@ for (const backend of BACKENDS) {
       assert.equal(page.deliveries[0].channel, 'discord');
       assert.equal(page.deliveries[0].attempts!.length, 1);
       deadId = page.deliveries[0].id;
-      const p1 = JSON.parse((await vigil(['deliveries', 'list', '--limit', '3', '--json', ...args])).stdout) as Listed;
-      assert.equal(p1.deliveries.length, 3);
-      const p2 = JSON.parse((await vigil(['deliveries', 'list', '--limit', '3', '--cursor', p1.next_cursor!, '--json', ...args])).stdout) as Listed;
-      assert.equal(p2.deliveries.length, 1);
+      const p1 = JSON.parse((await vigil(['deliveries', 'list', '--limit', '5', '--json', ...args])).stdout) as Listed;
+      assert.equal(p1.deliveries.length, 5);
+      const p2 = JSON.parse((await vigil(['deliveries', 'list', '--limit', '5', '--cursor', p1.next_cursor!, '--json', ...args])).stdout) as Listed;
+      assert.equal(p2.deliveries.length, 3);
       assert.equal(p2.next_cursor, null);
       const bad = await vigil(['deliveries', 'list', '--status', 'lost', ...args]);
       assert.equal(bad.code, 1);

@@ -3,6 +3,9 @@
  * package). Public routes: the page holds no data; it asks the API with the key the person signs
  * in with. When the build is missing the server still starts, and `/` says how to build it.
  *
+ * `/interventions/<id>` and `/tasks/<id>/review` — the links notifications carry — redirect to the
+ * dashboard's pages for them.
+ *
  * Files are registered one route each at startup (`wildcard: false`), so no catch-all route
  * shadows the API's own 404s. Hashed assets are cached for a year; `index.html` and the service
  * worker are revalidated on every load. Pages carry a Content-Security-Policy allowing only this
@@ -39,8 +42,18 @@ const NOT_BUILT = `<!doctype html>
 </body></html>
 `;
 
+/** Path segments of the links notifications carry (`action_url`), as the dashboard's pages take them. */
+const ID = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['id'] } as const;
+
 export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app, opts) => {
   const root = opts.root ?? defaultDashboardRoot();
+  // Notifications link to `/interventions/<id>` (and push to `/tasks/<id>/review`): those open the page.
+  app.get<{ Params: { id: string } }>('/interventions/:id', { schema: { hide: true, params: ID } }, async (req, reply) =>
+    reply.redirect(`/#/interventions?id=${encodeURIComponent(req.params.id)}`),
+  );
+  app.get<{ Params: { id: string } }>('/tasks/:id/review', { schema: { hide: true, params: ID } }, async (req, reply) =>
+    reply.redirect(`/#/events?task_id=${encodeURIComponent(req.params.id)}`),
+  );
   if (!existsSync(join(root, 'index.html'))) {
     app.log.warn({ root }, 'the dashboard is not built; / explains how to build it');
     app.get('/', { schema: { hide: true } }, async (_req, reply) => {

@@ -14,7 +14,8 @@ import type { StreamHub } from '../stream/hub.js';
 export interface PushRoutesOptions extends Record<string, unknown> {
   db: Queryable;
   /** The server's VAPID keys (loadVapidKeys); only the public one is ever answered. */
-  vapid: VapidKeys;
+  /** The VAPID keys, loaded (or made) on first use: building the app needs no database round trip. */
+  vapid: () => Promise<VapidKeys>;
   /** Told when subscriptions change, so every process's push targets reload. */
   hub?: StreamHub;
   /** Accept `http:` endpoints (local test peers only). */
@@ -57,7 +58,7 @@ export const pushRoutes: FastifyPluginAsync<PushRoutesOptions> = async (app, { d
         response: { 200: { type: 'object', properties: { public_key: { type: 'string' } }, required: ['public_key'] }, ...errors(401, 403, 429) },
       },
     },
-    async () => ({ public_key: vapid.publicKey }),
+    async () => ({ public_key: (await vapid()).publicKey }),
   );
 
   app.post<{ Body: unknown }>(
