@@ -69,14 +69,15 @@ async function sdkRun(opts: { databaseUrl?: string; dataDir: string }, logLine: 
 
 /**
  * The same kind of rows, loaded with one COPY into a table identical to logs: same columns and
- * indexes and, with `withTrigger`, the same statistics-rollup trigger (its cost is then on both
+ * indexes and, with `withTrigger`, the same statistics-rollup triggers (their cost is then on both
  * sides, so the ratio measures the SDK itself).
  */
 async function copyRun(store: Store, withTrigger = true): Promise<number> {
   await store.exec('DROP TABLE IF EXISTS logs_copy; CREATE TABLE logs_copy (LIKE logs INCLUDING ALL);');
   if (withTrigger) {
     await store.exec(
-      'CREATE TRIGGER logs_copy_stats_rollup AFTER INSERT ON logs_copy REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vigil_stats_rollup();',
+      'CREATE TRIGGER logs_copy_stats_rollup AFTER INSERT ON logs_copy REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vigil_stats_rollup();' +
+        'CREATE TRIGGER logs_copy_cost_task AFTER INSERT ON logs_copy REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vigil_stats_cost_task_rollup();',
     );
   }
   const rows: EventRow[] = [];

@@ -142,10 +142,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   let lastReport = started;
   const ts = () => new Date().toISOString();
 
-  function model(events: Event[], m = pick(MODELS), tokens = 200 + Math.floor(rand() * 3000)): void {
+  function model(events: Event[], m = pick(MODELS), tokens = 200 + Math.floor(rand() * 3000), task?: { id: string; type: string }): void {
     const cost = Math.round(((tokens / 1000) * m.usdPer1k + Number.EPSILON) * 1e6) / 1e6;
     summary.costUsd += cost;
-    events.push({ event_type: 'model_called', model_name: m.model, provider: m.provider, tokens_used: tokens, cost_usd: cost, response_time_ms: 200 + Math.floor(rand() * 2500) });
+    events.push({
+      event_type: 'model_called',
+      model_name: m.model,
+      provider: m.provider,
+      tokens_used: tokens,
+      cost_usd: cost,
+      response_time_ms: 200 + Math.floor(rand() * 2500),
+      ...(task ? { task_id: task.id, task_type: task.type } : {}),
+    });
   }
 
   function task(events: Event[]): void {
@@ -153,7 +161,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const id = `demo-${run}-task-${++taskNo}`;
     const user = pick(USERS);
     events.push({ event_type: 'task_created', task_id: id, task_type: a.task, created_by: user, description: `${a.task} for ${user}` });
-    for (let i = 0, n = 1 + Math.floor(rand() * 3); i < n; i++) model(events);
+    for (let i = 0, n = 1 + Math.floor(rand() * 3); i < n; i++) model(events, pick(MODELS), 200 + Math.floor(rand() * 3000), { id, type: a.task });
     const key = `${a.task}:${user}:${Math.floor(rand() * 20)}`;
     events.push({ event_type: 'cache_operation', operation: 'get', cache_key: key, status: 'success', hit_miss: rand() < 0.7 ? 'hit' : 'miss' });
     if (rand() < 0.3) events.push({ event_type: 'cache_operation', operation: 'set', cache_key: key, status: 'success' });

@@ -107,6 +107,8 @@ export const CATALOGUE = {
       tokens_used: req('count', 'Tokens consumed (prompt and completion).', 1200),
       response_time_ms: opt('amount', 'Latency of the call, in milliseconds.', 850),
       cost_usd: req('amount', 'Cost of the call in US dollars.', 0.036),
+      task_id: opt('string', 'The task the call was made for, if any.', 'task_12345'),
+      task_type: opt('string', "That task's type: what cost per task type is computed from.", 'content_generation'),
     },
     message: (f) =>
       `Model ${f.model_name} (${f.provider}) called: ${f.tokens_used} tokens, $${f.cost_usd}${when(f.response_time_ms, (v) => `, ${v} ms`)}`,

@@ -12,6 +12,7 @@ export const ROLLUP_TABLES = [
   'stats_errors_hourly',
   'stats_security_hourly',
   'stats_database_hourly',
+  'stats_cost_task_hourly',
 ] as const;
 
 /** Deletes rollup rows of hours that end at or before `before`. Returns how many rows went. */

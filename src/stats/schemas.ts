@@ -32,6 +32,7 @@ export const STATS_SCHEMAS: Record<StatName, Schema> = {
     by_model: list(object({ model_name: string, ...costFigures })),
     by_provider: list(object({ provider: string, ...costFigures })),
     by_day: list(object({ day: string, ...costFigures })),
+    by_task_type: list(object({ task_type: string, ...costFigures })),
   }),
   agents: object({
     ...range,

@@ -24,6 +24,8 @@ export interface CostsStats extends StatsRange {
   by_provider: (CostFigures & { provider: string })[];
   /** UTC calendar days, oldest first; only days with calls. */
   by_day: (CostFigures & { day: string })[];
+  /** By the `task_type` the model calls named ('' for calls that named none). */
+  by_task_type: (CostFigures & { task_type: string })[];
 }
 
 /**

@@ -28,7 +28,7 @@ function fields(r: () => number): Record<string, unknown> {
   const x = Math.floor(r() * 12);
   switch (x) {
     case 0:
-      return { event_type: 'model_called', model_name: pick(r, ['gpt-4', 'gpt-4o', 'claude', 'gemini']), provider: pick(r, ['openai', 'anthropic', 'google']), tokens_used: Math.floor(r() * 5000), cost_usd: Math.round(r() * 1e5) / 1e6, response_time_ms: maybe(r, 0.5, 120) };
+      return { event_type: 'model_called', model_name: pick(r, ['gpt-4', 'gpt-4o', 'claude', 'gemini']), provider: pick(r, ['openai', 'anthropic', 'google']), tokens_used: Math.floor(r() * 5000), cost_usd: Math.round(r() * 1e5) / 1e6, response_time_ms: maybe(r, 0.5, 120), task_type: maybe(r, 0.7, pick(r, ['content_generation', 'research', 'review'])) };
     case 1:
       return { event_type: 'agent_executed', agent_name: pick(r, ['A', 'B', 'Écrivain', 'z-agent']), task_type: 'gen', status: pick(r, ['success', 'failure', 'SUCCESS', 'timeout']), execution_time_ms: r() < 0.1 ? null : duration(r) };
     case 2:
@@ -135,6 +135,7 @@ export function refCosts(rows: readonly EventRow[], range: Range) {
     by_day: [...group(ev, (x) => new Date(x._time as number).toISOString().slice(0, 10))]
       .map(([day, xs]) => ({ day, ...figures(xs) }))
       .sort((a, b) => (a.day < b.day ? -1 : 1)),
+    by_task_type: by((x) => (typeof x.task_type === 'string' ? x.task_type : ''), 'task_type'),
   };
 }
 

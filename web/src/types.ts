@@ -25,6 +25,7 @@ export interface CostsStats {
   by_model: (CostFigures & { model_name: string })[];
   by_provider: (CostFigures & { provider: string })[];
   by_day: (CostFigures & { day: string })[];
+  by_task_type: (CostFigures & { task_type: string })[];
 }
 
 export interface DurationFigures {

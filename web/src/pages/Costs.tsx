@@ -1,7 +1,7 @@
 /**
  * Costs: spend and tokens by model and provider over time (one `/v1/stats/costs` call per time
  * bucket: the statistics are exact for any range and fast on their hourly rollups), the totals,
- * and what the catalogue allows of cost per task type.
+ * and cost per task type (from the task_type model calls name).
  */
 import type { ChartConfiguration } from 'chart.js';
 import { useMemo, useState } from 'react';
@@ -114,7 +114,7 @@ function CostCharts({ series }: { series: Series }) {
       <Card title="By provider">
         <Totals rows={series.total.by_provider.map((p) => ({ name: p.provider, ...p }))} />
       </Card>
-      <CostPerTaskType />
+      <CostPerTaskType rows={series.total.by_task_type} />
     </div>
   );
 }
@@ -144,16 +144,17 @@ function Totals({ rows }: { rows: { name: string; calls: number; tokens: number;
   );
 }
 
-/**
- * Cost per task type needs each model call tied to its task's type; `model_called` carries no
- * task fields in the catalogue, so the API has no such figure. The card says so instead of guessing.
- */
-function CostPerTaskType() {
+/** Spend by the task type model calls name (`model_called.task_type`); calls that name none are grouped. */
+function CostPerTaskType({ rows }: { rows: CostsStats['by_task_type'] }) {
   return (
     <Card title="Cost per task type" className="wide">
-      <p className="state empty">
-        Not available yet: <code>model_called</code> events carry no task id or task type, so spend cannot be attributed to a task type. See docs/dashboard.md.
-      </p>
+      {rows.length === 0 || (rows.length === 1 && rows[0].task_type === '') ? (
+        <p className="state empty">
+          No model call in this range named its task type: send <code>task_type</code> (and <code>task_id</code>) with <code>model_called</code> events.
+        </p>
+      ) : (
+        <Totals rows={rows.map((r) => ({ ...r, name: r.task_type === '' ? '(no task type)' : r.task_type }))} />
+      )}
     </Card>
   );
 }
