@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type { ChannelTarget, Notification, SendResult } from '../../src/channels/channel.js';
 import { createPushChannel, type PushChannel } from '../../src/channels/push/index.js';
 import { UrlGuard } from '../../src/channels/urlGuard.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { FCM_SCOPE, FcmPeer, fcmErrorBody, type PeerAnswer } from '../helpers/peers/fcm.js';
 import { openHandles } from '../helpers/stores.js';
-
-function captureLogger(): { logger: pino.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
+import { captureLogs as captureLogger } from './fixtures.js';
 
 function notification(over: Partial<Notification> = {}): Notification {
   return {

@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type { ChannelTarget, Notification, SendResult } from '../../src/channels/channel.js';
 import { createPushChannel, generateVapidKeys, type PushChannel } from '../../src/channels/push/index.js';
 import { UrlGuard } from '../../src/channels/urlGuard.js';
 import { WebPushPeer, type PeerSubscription } from '../helpers/peers/webpush.js';
 import { openHandles } from '../helpers/stores.js';
-
-function captureLogger(): { logger: pino.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
+import { captureLogs as captureLogger } from './fixtures.js';
 
 const MESSAGE =
   'Task task_123 hit 3 errors in 10 minutes; the agent ContentAgent keeps failing on the compliance review step of the contract draft.';
