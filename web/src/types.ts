@@ -14,45 +14,8 @@ export interface EventPage {
   head_cursor: string | null;
 }
 
-export interface CostFigures {
-  calls: number;
-  tokens: number;
-  cost_usd: number;
-}
-
-export interface CostsStats {
-  total: CostFigures;
-  by_model: (CostFigures & { model_name: string })[];
-  by_provider: (CostFigures & { provider: string })[];
-  by_day: (CostFigures & { day: string })[];
-  by_task_type: (CostFigures & { task_type: string })[];
-}
-
-export interface DurationFigures {
-  count: number;
-  avg_ms: number | null;
-  p50_ms: number | null;
-  p95_ms: number | null;
-}
-
-export interface AgentsStats {
-  percentile_error_bound: number;
-  agents: { agent_name: string; executions: number; successes: number; success_rate: number; execution_time: DurationFigures }[];
-}
-
-export interface TasksStats {
-  created: number;
-  completed: number;
-  failed: number;
-  success_rate: number | null;
-  completion_time: DurationFigures;
-}
-
-export interface ErrorsStats {
-  errors: number;
-  task_failures: number;
-  by_error_type: { error_type: string | null; errors: number; task_failures: number; total: number }[];
-}
+// The statistics' JSON shapes are the server's own (type-only: nothing of the server is bundled).
+export type { CostFigures, CostsStats, DurationFigures, AgentsStats, TasksStats, ErrorsStats } from '../../src/stats/types';
 
 export type InterventionLevel = 'INFO' | 'WARNING' | 'URGENT' | 'CRITICAL';
 export const INTERVENTION_LEVELS: InterventionLevel[] = ['CRITICAL', 'URGENT', 'WARNING', 'INFO'];
