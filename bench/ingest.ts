@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
 import { createAuditLogger, type AuditLogger } from '../src/index.js';
-import { encodeCopyRows } from '../src/events/insertEvents.js';
+import { COPY_COLUMNS, encodeUnchained } from '../src/trust/chain.js';
 import type { EventRow } from '../src/events/types.js';
 import { validateEvent } from '../src/events/validate.js';
 import { openStore, resolveStoreOptions } from '../src/store/open.js';
@@ -89,9 +89,9 @@ async function copyRun(store: Store, withTrigger = true): Promise<number> {
     logTaskCompleted: (f: object) => rows.push(row('task_completed', f)),
   } as unknown as AuditLogger;
   for (let i = 0; i < N; i++) produce(collect, i);
-  const data = encodeCopyRows(rows);
+  const data = encodeUnchained(rows);
   const t0 = performance.now();
-  await store.copyIn('logs_copy', ['id', 'level', 'message', '"timestamp"', 'event_type', 'log_metadata'], data);
+  await store.copyIn('logs_copy', COPY_COLUMNS, data);
   const seconds = (performance.now() - t0) / 1000;
   await store.exec('DROP TABLE logs_copy');
   return N / seconds;

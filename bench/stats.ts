@@ -21,7 +21,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { encodeCopyRows } from '../src/events/insertEvents.js';
+import { COPY_COLUMNS, encodeUnchained } from '../src/trust/chain.js';
 import type { EventRow } from '../src/events/types.js';
 import { validateEvent } from '../src/events/validate.js';
 import { migrate } from '../src/store/migrate.js';
@@ -146,7 +146,7 @@ function ingestRows(n: number): EventRow[] {
   return rows;
 }
 
-const COLUMNS = ['id', 'level', 'message', '"timestamp"', 'event_type', 'log_metadata'];
+const COLUMNS = COPY_COLUMNS;
 
 async function benchIngest(): Promise<void> {
   console.log(`\n## Ingest cost of the rollup trigger (${fmt(INGEST_ROWS)} events, COPY as the SDK writes, ${INGEST_ROUNDS} rounds)\n`);
@@ -158,7 +158,7 @@ async function benchIngest(): Promise<void> {
   console.log('|---:|---:|---:|---:|');
   for (const batch of INGEST_BATCHES) {
     const chunks: string[] = [];
-    for (let i = 0; i < rows.length; i += batch) chunks.push(encodeCopyRows(rows.slice(i, i + batch)));
+    for (let i = 0; i < rows.length; i += batch) chunks.push(encodeUnchained(rows.slice(i, i + batch)));
     const total = { plain: 0, rollups: 0 };
     for (let round = 0; round < INGEST_ROUNDS; round++) {
       const store = await freshStore('vigil_bench_ingest');

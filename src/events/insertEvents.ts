@@ -1,72 +1,57 @@
 /**
- * Committing a batch of events to `logs`.
+ * Committing a batch of events to `logs`: the one place rows enter the audit trail, so every row
+ * is chained here (src/trust/chain.ts).
  *
- * Fast path: the backend's COPY (PostgreSQL's `COPY FROM STDIN`, PGlite's `COPY FROM '/dev/blob'`).
- * A batch meeting ids already stored (a retried write whose first commit did go through, or a
- * client re-sending an event id) makes COPY fail as a whole; it is then written with
- * `INSERT … ON CONFLICT (id) DO NOTHING`, so a retry can never store an event twice.
+ * One transaction per batch: lock the chain head, COPY the rows with their positions and hashes,
+ * move the head. A batch meeting rows already stored (a retried write whose first commit did go
+ * through, or a client re-sending an event id) makes COPY fail as a whole; it is then written
+ * again with the stored ids left out, under the same lock, so a retry never stores an event twice
+ * and the chain never holds a row twice.
  */
-import { sqlState, UNIQUE_VIOLATION, type Queryable, type Store } from '../store/store.js';
+import { sqlState, UNIQUE_VIOLATION, type Store, type Tx } from '../store/store.js';
+import { appendChained, beginChain, prepareRows, type PreparedRows } from '../trust/chain.js';
 import type { EventRow } from './types.js';
 
-const COLUMNS = ['id', 'level', 'message', '"timestamp"', 'event_type', 'log_metadata'] as const;
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
-
-/** COPY text format: backslash, tab, newline and carriage return are escaped. */
-function esc(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+/** The CPU work of a write that can be done ahead of it (see EventSink.prepare). */
+export function encodeRows(rows: readonly EventRow[]): PreparedRows {
+  return prepareRows(rows);
 }
 
-export function encodeCopyRows(rows: readonly EventRow[]): string {
-  let out = '';
-  for (const r of rows) {
-    out +=
-      r.id + '\t' + r.level + '\t' + esc(r.message) + '\t' + new Date(r.time).toISOString() + '\t' + r.event_type + '\t' + esc(JSON.stringify(r.metadata)) + '\n';
-  }
-  return out;
+/** Which of `ids` are stored already. */
+async function storedIds(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+  const { rows } = await tx.query<{ id: string }>('SELECT id::text AS id FROM logs WHERE id = ANY($1::uuid[])', [ids]);
+  return new Set(rows.map((r) => r.id));
 }
 
-/** Inserts rows, skipping ids already stored. Returns how many were new. */
-export async function insertIdempotent(db: Queryable, rows: readonly EventRow[]): Promise<number> {
-  const ids: string[] = [];
-  const levels: string[] = [];
-  const messages: string[] = [];
-  const times: string[] = [];
-  const types: string[] = [];
-  const metas: string[] = [];
-  for (const r of rows) {
-    ids.push(r.id);
-    levels.push(r.level);
-    messages.push(r.message);
-    times.push(new Date(r.time).toISOString());
-    types.push(r.event_type);
-    metas.push(JSON.stringify(r.metadata));
-  }
-  const { rowCount } = await db.query(
-    `INSERT INTO logs (id, level, message, "timestamp", event_type, log_metadata)
-     SELECT id, level, message, ts, event_type, meta
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])
-            WITH ORDINALITY AS u(id, level, message, ts, event_type, meta, ord)
-      ORDER BY ord
-     ON CONFLICT (id) DO NOTHING`,
-    [ids, levels, messages, times, types, metas],
-  );
-  return rowCount;
+/** Writes rows in `tx`, leaving out ids stored already (and repeats within the batch). Returns how many were new. */
+export async function insertIdempotent(tx: Tx, rows: readonly EventRow[], prepared?: PreparedRows): Promise<number> {
+  if (rows.length === 0) return 0;
+  const p = prepared ?? prepareRows(rows);
+  const head = await beginChain(tx, p.months);
+  const ids = rows.map((r) => r.id.toLowerCase());
+  const seen = await storedIds(tx, ids);
+  const keep = ids.map((id) => {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  return appendChained(tx, head, p, keep);
 }
 
 /**
- * Commits a batch; idempotent. Returns how many rows were new. `encoded` is the batch already in
- * COPY form (encodeCopyRows), when the caller prepared it ahead of time.
+ * Commits a batch; idempotent. Returns how many rows were new. `prepared` is the batch already
+ * encoded (encodeRows), when the caller did it ahead of time.
  */
-export async function insertEvents(store: Store, rows: readonly EventRow[], encoded?: string): Promise<number> {
+export async function insertEvents(store: Store, rows: readonly EventRow[], prepared?: PreparedRows): Promise<number> {
   if (rows.length === 0) return 0;
+  const p = prepared ?? prepareRows(rows);
+  // On PostgreSQL rows are unique by (id, timestamp): ids sent without a timestamp are looked up.
+  if (store.kind === 'postgres' && rows.some((r) => r.checkId === true)) return store.transaction((tx) => insertIdempotent(tx, rows, p));
   try {
-    await store.copyIn('logs', COLUMNS, encoded ?? encodeCopyRows(rows));
-    return rows.length;
+    return await store.transaction(async (tx) => appendChained(tx, await beginChain(tx, p.months), p));
   } catch (err) {
     if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
-    return insertIdempotent(store, rows);
+    return store.transaction((tx) => insertIdempotent(tx, rows, p));
   }
 }
 

@@ -1,6 +1,7 @@
 /** Where the batching writer commits: the store in-process, or a Vigil server over HTTP. */
 import type { Store } from '../store/store.js';
-import { encodeCopyRows, insertEvents, isDataError } from './insertEvents.js';
+import { encodeRows, insertEvents, isDataError } from './insertEvents.js';
+import type { PreparedRows } from '../trust/chain.js';
 import type { EventRow } from './types.js';
 
 export interface EventSink {
@@ -23,9 +24,9 @@ export interface EventSink {
 export function storeSink(store: Store, ownsStore: boolean): EventSink {
   return {
     write: async (rows, prepared) => {
-      await insertEvents(store, rows, typeof prepared === 'string' ? prepared : undefined);
+      await insertEvents(store, rows, prepared as PreparedRows | undefined);
     },
-    prepare: (rows) => encodeCopyRows(rows),
+    prepare: (rows) => encodeRows(rows),
     isPermanent: isDataError,
     close: async () => {
       if (ownsStore) await store.close();

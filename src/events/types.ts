@@ -47,6 +47,11 @@ export interface EventRow {
   event_type: string;
   /** `{event_type, ...fields}` exactly as stored in `log_metadata`. */
   metadata: Record<string, unknown>;
+  /**
+   * Set when a client gave the id but no timestamp: on PostgreSQL rows are unique by (id,
+   * timestamp), so such a row is looked up by id before it is written.
+   */
+  checkId?: boolean;
 }
 
 export type LogResult =

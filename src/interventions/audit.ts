@@ -6,7 +6,7 @@
 import { insertIdempotent } from '../events/insertEvents.js';
 import type { EventRow } from '../events/types.js';
 import { uuidv7 } from '../events/uuid7.js';
-import type { Queryable } from '../store/store.js';
+import type { Tx } from '../store/store.js';
 import { AUDIT_LOG_LEVEL } from './levels.js';
 import type { Intervention } from './types.js';
 
@@ -35,6 +35,6 @@ export function auditRow(type: AuditEventType, i: Intervention, now: number, mes
   };
 }
 
-export async function writeAudit(tx: Queryable, type: AuditEventType, i: Intervention, now: number, message: string, extra?: Record<string, unknown>): Promise<void> {
+export async function writeAudit(tx: Tx, type: AuditEventType, i: Intervention, now: number, message: string, extra?: Record<string, unknown>): Promise<void> {
   await insertIdempotent(tx, [auditRow(type, i, now, message, extra)]);
 }

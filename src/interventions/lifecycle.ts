@@ -10,7 +10,7 @@
  * Every change writes its audit event in the same transaction.
  */
 import { uuidv7 } from '../events/uuid7.js';
-import type { Queryable } from '../store/store.js';
+import type { Tx } from '../store/store.js';
 import { writeAudit } from './audit.js';
 import type { EscalationPolicy } from './config.js';
 import { INTERVENTION_LEVELS, INTERVENTION_RANK, highestLevel, nextLevel, type InterventionLevel } from './levels.js';
@@ -26,7 +26,7 @@ export interface TriggerOutcome {
   decision: RoutingDecision;
 }
 
-export async function trigger(tx: Queryable, deps: NotifyDeps, t: TriggerInput, now: number): Promise<TriggerOutcome> {
+export async function trigger(tx: Tx, deps: NotifyDeps, t: TriggerInput, now: number): Promise<TriggerOutcome> {
   await lockDedupeKey(tx, t.dedupe_key);
   const cur = await findActive(tx, t.dedupe_key);
   if (cur === null) {
@@ -54,7 +54,7 @@ export async function trigger(tx: Queryable, deps: NotifyDeps, t: TriggerInput, 
 export type ActionResult = { ok: true; intervention: Intervention; changed: boolean } | { ok: false; error: 'not_found' | 'conflict'; message: string };
 
 /** Acknowledges an open intervention; acknowledging twice changes nothing; a resolved one is a conflict. */
-export async function acknowledge(tx: Queryable, id: string, by: string, now: number): Promise<ActionResult> {
+export async function acknowledge(tx: Tx, id: string, by: string, now: number): Promise<ActionResult> {
   const cur = await getIntervention(tx, id, true);
   if (cur === null) return { ok: false, error: 'not_found', message: `no intervention ${id}` };
   if (cur.status === 'acknowledged') return { ok: true, intervention: cur, changed: false };
@@ -65,7 +65,7 @@ export async function acknowledge(tx: Queryable, id: string, by: string, now: nu
 }
 
 /** Resolves an intervention; resolving twice changes nothing. */
-export async function resolve(tx: Queryable, id: string, by: string, now: number, note?: string): Promise<ActionResult> {
+export async function resolve(tx: Tx, id: string, by: string, now: number, note?: string): Promise<ActionResult> {
   const cur = await getIntervention(tx, id, true);
   if (cur === null) return { ok: false, error: 'not_found', message: `no intervention ${id}` };
   if (cur.status === 'resolved') return { ok: true, intervention: cur, changed: false };
@@ -89,7 +89,7 @@ function policyMap(policy: EscalationPolicy, key: 'repeat_after_ms' | 'escalate_
 }
 
 /** Escalates what is due (one level per tick), in the caller's transaction. */
-export async function escalateDue(tx: Queryable, deps: NotifyDeps, policy: EscalationPolicy, now: number, limit: number): Promise<RoutingDecision[]> {
+export async function escalateDue(tx: Tx, deps: NotifyDeps, policy: EscalationPolicy, now: number, limit: number): Promise<RoutingDecision[]> {
   const out: RoutingDecision[] = [];
   for (const cur of await dueForEscalation(tx, policyMap(policy, 'escalate_after_ms'), now, limit)) {
     const level = nextLevel(cur.level);
@@ -101,7 +101,7 @@ export async function escalateDue(tx: Queryable, deps: NotifyDeps, policy: Escal
 }
 
 /** Notifies again what is past its repeat interval, in the caller's transaction. */
-export async function repeatDue(tx: Queryable, deps: NotifyDeps, policy: EscalationPolicy, now: number, limit: number): Promise<RoutingDecision[]> {
+export async function repeatDue(tx: Tx, deps: NotifyDeps, policy: EscalationPolicy, now: number, limit: number): Promise<RoutingDecision[]> {
   const out: RoutingDecision[] = [];
   for (const i of await dueForRepeat(tx, policyMap(policy, 'repeat_after_ms'), now, limit)) {
     out.push(await notify(tx, deps, i, 'repeat_interval', now));

@@ -22,7 +22,7 @@
 import pino, { type Logger } from 'pino';
 import type { EventRow } from '../events/types.js';
 import type { Level } from '../events/catalogue.js';
-import type { Queryable, Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { InterventionService } from './service.js';
 import type { VigilConfig } from '../config/config.js';
@@ -72,7 +72,7 @@ interface CursorRow {
 
 // ---- SQL (parameterised) ------------------------------------------------------------------------
 
-async function lockCursor(tx: Queryable, name: string, now: number): Promise<CursorRow | null> {
+async function lockCursor(tx: Tx, name: string, now: number): Promise<CursorRow | null> {
   const sel = `SELECT safe_seq, high_seq, gap_since FROM rule_cursor WHERE name = $1 FOR UPDATE SKIP LOCKED`;
   let { rows } = await tx.query<{ safe_seq: string | number; high_seq: string | number; gap_since: Date | string | null }>(sel, [name]);
   if (rows.length === 0) {
@@ -101,7 +101,7 @@ interface LogRow {
 }
 
 /** Rows after `after` in seq order; message and metadata only for the types the rules count. */
-async function readAfter(tx: Queryable, after: number, limit: number, types: readonly string[]): Promise<LogRow[]> {
+async function readAfter(tx: Tx, after: number, limit: number, types: readonly string[]): Promise<LogRow[]> {
   const { rows } = await tx.query<LogRow>(
     `SELECT id::text AS id, seq, level, event_type, "timestamp",
             CASE WHEN event_type = ANY($3::text[]) THEN message END AS message,
@@ -112,7 +112,7 @@ async function readAfter(tx: Queryable, after: number, limit: number, types: rea
   return rows;
 }
 
-async function saveCursor(tx: Queryable, name: string, c: CursorRow, now: number): Promise<void> {
+async function saveCursor(tx: Tx, name: string, c: CursorRow, now: number): Promise<void> {
   await tx.query('UPDATE rule_cursor SET safe_seq = $2, high_seq = $3, gap_since = $4, updated_at = $5 WHERE name = $1', [
     name,
     c.safe_seq,

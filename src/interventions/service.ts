@@ -16,7 +16,7 @@ import { BUDGET_RULE_ID, ERRORS_RULE_ID } from '../rules/defaults.js';
 import { RuleEngine, type Fire } from '../rules/engine.js';
 import { resetGroup } from '../rules/sql.js';
 import { mergeThresholds, type Thresholds } from '../rules/thresholds.js';
-import type { Queryable, Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { DEFAULT_CONFIG, TICK_BATCH, type InterventionConfig } from './config.js';
 import { MemoryDeliveryRecorder, type DeliveryRecorder, type DeliveryView } from './deliveries.js';
@@ -188,7 +188,7 @@ export class InterventionService {
   }
 
   /** Evaluates inside the caller's transaction (the server's group commit: exactly once with the insert). */
-  async evaluateIn(tx: Queryable, rows: readonly EventRow[]): Promise<EvaluateResult> {
+  async evaluateIn(tx: Tx, rows: readonly EventRow[]): Promise<EvaluateResult> {
     const now = this.clock.now();
     const fires = await this.engine.evaluate(tx, rows, now);
     const triggered: TriggerOutcome[] = [];
@@ -299,7 +299,7 @@ export class InterventionService {
     return this.act(id, by, (tx, now) => resolve(tx, id, by, now, note));
   }
 
-  private async act(id: string, by: string, fn: (tx: Queryable, now: number) => Promise<ActionResult>): Promise<Intervention> {
+  private async act(id: string, by: string, fn: (tx: Tx, now: number) => Promise<ActionResult>): Promise<Intervention> {
     if (typeof by !== 'string' || by.trim() === '') throw InterventionError.invalid(['by: required (who acts)']);
     if (!isUuid(id)) throw new InterventionError('not_found', `no intervention ${JSON.stringify(String(id).slice(0, 64))}`);
     const r = await this.store.transaction((tx) => fn(tx, this.clock.now()));

@@ -2,7 +2,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { join, resolve } from 'node:path';
 import { DataDirLock } from './dataDirLock.js';
-import type { Queryable, QueryResult, Store } from './store.js';
+import type { QueryResult, Store, Tx } from './store.js';
 
 export class EmbeddedStore implements Store {
   readonly kind = 'embedded' as const;
@@ -54,16 +54,19 @@ export class EmbeddedStore implements Store {
     });
   }
 
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.serial(() =>
       this.db.transaction(async (tx) => {
-        const q: Queryable = {
+        const q: Tx = {
           query: async <R>(sql: string, params: readonly unknown[] = []) => {
             const r = await tx.query<R>(sql, params as unknown[]);
             return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
           },
           exec: async (sql: string) => {
             await tx.exec(sql);
+          },
+          copyIn: async (table, columns, data) => {
+            await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([data]) });
           },
         };
         return fn(q);

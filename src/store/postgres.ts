@@ -3,7 +3,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { maskUrl, type Queryable, type QueryResult, type Store } from './store.js';
+import { maskUrl, type QueryResult, type Store, type Tx } from './store.js';
 
 /** Defaults, with units. */
 export const PG_POOL_SIZE = 10;
@@ -71,18 +71,22 @@ export class PostgresStore implements Store {
     };
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     const { client, done } = await this.checkout();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const q: Queryable = {
+      const q: Tx = {
         query: async <R>(sql: string, params: readonly unknown[] = []) => {
           const r = await client.query(sql, params as unknown[]);
           return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
         },
         exec: async (sql: string) => {
           await client.query(sql);
+        },
+        copyIn: async (table, columns, data) => {
+          const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
+          await pipeline(Readable.from([data]), stream);
         },
       };
       const result = await fn(q);

@@ -11,6 +11,12 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** A transaction's connection: queries, and COPY inside the same transaction. */
+export interface Tx extends Queryable {
+  /** `COPY <table> (<columns>) FROM STDIN` in text format within this transaction. */
+  copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+}
+
 export type StoreKind = 'embedded' | 'postgres';
 
 export interface Store extends Queryable {
@@ -18,7 +24,7 @@ export interface Store extends Queryable {
   /** Where the data lives, safe to print (passwords masked). */
   readonly description: string;
   /** Runs `fn` in one transaction on one connection; rolls back if it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
    * The backend's fastest bulk path: `COPY <table> (<columns>) FROM STDIN` in text format,
    * `data` being complete lines. Atomic: all rows or none.

@@ -1,0 +1,168 @@
+/**
+ * The hash chain over `logs`: every row Vigil commits carries a position (`chain_pos`, 1, 2, 3, …
+ * with no gaps) and a hash (`chain_hash`) covering the previous row's hash, its own position and a
+ * canonical encoding of the row:
+ *
+ *     chain_hash(n) = SHA-256( chain_hash(n-1) ‖ "<n>\n" ‖ canonical(row n) )
+ *     canonical(row) = id "\n" level "\n" <timestamp in ms since the epoch> "\n" event_type "\n"
+ *                      message "\n" canonicalJson(log_metadata)
+ *
+ * `chain_hash(0)` is 32 zero bytes. `canonicalJson` is JSON with object keys sorted (by UTF-16 code
+ * units) at every depth, no spaces; it is also the text Vigil stores, so a row read back encodes
+ * to the same bytes. The metadata JSON holds no raw newline, so the encoding is unambiguous.
+ *
+ * Writers serialise per batch on the one-row table `vigil_chain` (the head: last position and
+ * hash), locked FOR UPDATE by `vigil_chain_begin` for the rest of the writing transaction.
+ */
+import { createHash } from 'node:crypto';
+import type { Tx } from '../store/store.js';
+import type { EventRow } from '../events/types.js';
+
+export const GENESIS_HASH = Buffer.alloc(32);
+
+/** JSON.stringify's treatment of one value, with keys sorted; undefined when it would be skipped. */
+export function canonicalJson(value: unknown): string | undefined {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'bigint':
+      throw new TypeError('a BigInt cannot be stored in log_metadata');
+  }
+  const obj = value as { toJSON?: () => unknown };
+  if (typeof obj.toJSON === 'function') return canonicalJson(obj.toJSON());
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + (canonicalJson(value[i]) ?? 'null');
+    return out + ']';
+  }
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  // Flat objects (the common case): the native serialiser with the sorted key list as its order.
+  let flat = true;
+  for (const k of keys) {
+    const v = o[k];
+    if (v !== null && typeof v === 'object') {
+      flat = false;
+      break;
+    }
+  }
+  keys.sort();
+  if (flat) return JSON.stringify(o, keys);
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = canonicalJson(o[k]);
+    if (v === undefined) continue;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + v;
+    first = false;
+  }
+  return out + '}';
+}
+
+/** The canonical encoding of a row, given its metadata already in canonical JSON. */
+export function canonicalRow(id: string, level: string, timeMs: number | string, eventType: string, message: string, metaJson: string): string {
+  return id + '\n' + level + '\n' + timeMs + '\n' + eventType + '\n' + message + '\n' + metaJson;
+}
+
+/** chain_hash(n) from chain_hash(n-1), n and the row's canonical encoding. */
+export function link(prev: Buffer, pos: number | bigint | string, canonical: string): Buffer {
+  return createHash('sha256').update(prev).update(pos + '\n' + canonical).digest();
+}
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+/** COPY text format: backslash, tab, newline and carriage return are escaped. */
+function esc(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+/** The columns COPY writes, in order. */
+export const COPY_COLUMNS = ['id', 'level', 'message', '"timestamp"', 'event_type', 'log_metadata', 'chain_pos', 'chain_hash'] as const;
+
+/**
+ * A batch encoded ahead of its write (the CPU work that does not depend on the chain head):
+ * each row's COPY line up to its chain columns, and its canonical encoding.
+ */
+export interface PreparedRows {
+  lines: string[];
+  canon: string[];
+  /** First days (UTC) of the months the rows fall in: their partitions must exist. */
+  months: string[];
+}
+
+export function prepareRows(rows: readonly EventRow[]): PreparedRows {
+  const lines = new Array<string>(rows.length);
+  const canon = new Array<string>(rows.length);
+  const months = new Set<string>();
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    const meta = canonicalJson(r.metadata) ?? '{}';
+    const id = r.id.toLowerCase();
+    const iso = new Date(r.time).toISOString();
+    lines[i] = id + '\t' + r.level + '\t' + esc(r.message) + '\t' + iso + '\t' + r.event_type + '\t' + esc(meta) + '\t';
+    canon[i] = canonicalRow(id, r.level, r.time, r.event_type, r.message, meta);
+    if (r.time < lo || r.time >= hi) {
+      const month = iso.slice(0, 7);
+      months.add(month + '-01');
+      const d = new Date(r.time);
+      lo = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+      hi = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+    }
+  }
+  return { lines, canon, months: [...months] };
+}
+
+export interface ChainHead {
+  pos: number;
+  hash: Buffer;
+}
+
+/**
+ * Locks the chain head for the rest of `tx` (other writers wait here), makes sure the partitions
+ * for `months` exist (PostgreSQL), and returns the head.
+ */
+export async function beginChain(tx: Tx, months: readonly string[]): Promise<ChainHead> {
+  const { rows } = await tx.query<{ pos: string | number; hash: Uint8Array }>('SELECT pos, hash FROM vigil_chain_begin($1::date[])', [months]);
+  const head = rows[0];
+  if (head === undefined) throw new Error('the chain head (vigil_chain) is missing: run vigil migrate');
+  return { pos: Number(head.pos), hash: Buffer.from(head.hash) };
+}
+
+/**
+ * Chains and COPYs prepared rows after `head` (locked by beginChain in this transaction), then
+ * moves the head. `keep` selects the rows to write (all when absent).
+ */
+export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, keep?: readonly boolean[]): Promise<number> {
+  let pos = head.pos;
+  let hash = head.hash;
+  let data = '';
+  let n = 0;
+  for (let i = 0; i < p.lines.length; i++) {
+    if (keep !== undefined && !keep[i]) continue;
+    pos++;
+    hash = link(hash, pos, p.canon[i]);
+    data += p.lines[i] + pos + '\t\\\\x' + hash.toString('hex') + '\n';
+    n++;
+  }
+  if (n === 0) return 0;
+  await tx.copyIn('logs', COPY_COLUMNS, data);
+  // Under the chain lock the highest seq is this batch's last row.
+  await tx.query('UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()', [pos, hash]);
+  return n;
+}
+
+/** The rows as COPY text (COPY_COLUMNS) with the chain columns NULL: the benchmarks' reference load. */
+export function encodeUnchained(rows: readonly EventRow[]): string {
+  return prepareRows(rows).lines.join('\\N\t\\N\n') + '\\N\t\\N\n';
+}

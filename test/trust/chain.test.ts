@@ -1,0 +1,243 @@
+/**
+ * The tamper-evident log: every row Vigil writes is chained; changes made directly in the database
+ * (with the append-only triggers switched off, as an intruder with database rights could) are each
+ * found and named by verify. Each tampering runs in a transaction that verify reads through and
+ * that is then rolled back, so every case starts from the same intact trail.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { insertEvents } from '../../src/events/insertEvents.js';
+import type { EventRow } from '../../src/events/types.js';
+import { validateEvent } from '../../src/events/validate.js';
+import type { Store, Tx } from '../../src/store/store.js';
+import { canonicalJson, canonicalRow, link } from '../../src/trust/chain.js';
+import { createCheckpoint, listCheckpoints, loadSigningKey, signatureValid } from '../../src/trust/checkpoints.js';
+import { verifyChain, type VerifyReport } from '../../src/trust/verify.js';
+import { BACKENDS, openHandles, openTestStore, tempDir } from '../helpers/stores.js';
+import { join } from 'node:path';
+
+const T0 = Date.UTC(2026, 10, 20, 12);
+
+function events(n: number, from = 0): EventRow[] {
+  const out: EventRow[] = [];
+  for (let i = from; i < from + n; i++) {
+    const e =
+      i % 3 === 0
+        ? { event_type: 'task_created', task_id: `task_${i}`, task_type: 'content_generation', created_by: `user_${i % 7}`, description: `line one\nline\ttwo ${i} — ünïcødé` }
+        : i % 3 === 1
+          ? { event_type: 'model_called', model_name: 'gpt-4', provider: 'openai', tokens_used: 1000 + i, response_time_ms: 12.5, cost_usd: 0.0301 }
+          : { event_type: 'agent.custom', nested: { b: [1, { z: true, a: null }], a: 'x' }, n: 1e21, s: '\\"' };
+    const v = validateEvent({ ...e, timestamp: new Date(T0 + i * 1000).toISOString() }, T0);
+    if (!v.ok) throw new Error(JSON.stringify(v.problems));
+    out.push(v.row);
+  }
+  return out;
+}
+
+/** Runs `fn` in a transaction with the append-only triggers off, then rolls everything back. */
+async function tampered(store: Store, fn: (tx: Tx) => Promise<void>): Promise<VerifyReport> {
+  let report: VerifyReport | undefined;
+  await assert.rejects(
+    store.transaction(async (tx) => {
+      await tx.query('SET LOCAL session_replication_role = replica');
+      await fn(tx);
+      report = await verifyChain(tx, { pageRows: 97 });
+      throw new Error('roll back');
+    }),
+    /roll back/,
+  );
+  return report!;
+}
+
+async function rowAt(db: Store, seq: number): Promise<{ id: string; chain_pos: string }> {
+  const { rows } = await db.query<{ id: string; chain_pos: string }>('SELECT id::text AS id, chain_pos FROM logs WHERE seq = $1', [seq]);
+  return rows[0];
+}
+
+for (const backend of BACKENDS) {
+  describe(`the hash chain on ${backend.name}`, { skip: backend.skip }, () => {
+    let env: Awaited<ReturnType<typeof backend.setup>>;
+    let store: Store;
+    const N = 400;
+
+    before(async () => {
+      env = await backend.setup();
+      store = await openTestStore(env);
+      const rows = events(N);
+      // Batches of several sizes, one of them written twice (a retry), and concurrent writers.
+      await insertEvents(store, rows.slice(0, 150));
+      await insertEvents(store, rows.slice(100, 200));
+      await Promise.all([insertEvents(store, rows.slice(200, 300)), insertEvents(store, rows.slice(300, 400))]);
+    });
+    after(async () => {
+      await store?.close();
+      await env?.cleanup();
+      assert.deepEqual(openHandles(), [], 'the test left sockets or servers open');
+    });
+
+    it('chains every row once, in seq order, with no gaps, and verifies OK', async () => {
+      const { rows } = await store.query<{ n: number; lo: string; hi: string; pos: number }>(
+        'SELECT count(*)::int AS n, min(chain_pos) AS lo, max(chain_pos) AS hi, count(DISTINCT chain_pos)::int AS pos FROM logs',
+      );
+      assert.deepEqual({ ...rows[0], lo: Number(rows[0].lo), hi: Number(rows[0].hi) }, { n: N, lo: 1, hi: N, pos: N });
+      const r = await verifyChain(store, { pageRows: 97 });
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
+      assert.equal(r.chained, N);
+      assert.equal(r.head_pos, N);
+    });
+
+    it('recomputes each hash from the stored row exactly as written', async () => {
+      const { rows } = await store.query<{ id: string; level: string; message: string; t: string; event_type: string; log_metadata: unknown; chain_pos: string; chain_hash: Uint8Array }>(
+        `SELECT id::text AS id, level, message, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS t, event_type, log_metadata, chain_pos, chain_hash
+           FROM logs WHERE chain_pos IN (1, 2) ORDER BY chain_pos`,
+      );
+      let prev: Buffer = Buffer.alloc(32);
+      for (const r of rows) {
+        const h = link(prev, r.chain_pos, canonicalRow(r.id, r.level, r.t, r.event_type, r.message, canonicalJson(r.log_metadata)!));
+        assert.equal(h.toString('hex'), Buffer.from(r.chain_hash).toString('hex'));
+        prev = h;
+      }
+    });
+
+    it('names a row whose content was changed', async () => {
+      const victim = await rowAt(store, 120);
+      const r = await tampered(store, (tx) => tx.query(`UPDATE logs SET message = 'nothing happened' WHERE seq = 120`).then(() => undefined));
+      assert.equal(r.ok, false);
+      assert.equal(r.problems[0].kind, 'changed');
+      assert.equal(r.problems[0].seq, 120);
+      assert.match(r.problems[0].message, new RegExp(`row seq 120 \\(id ${victim.id}, position ${victim.chain_pos}\\) was changed`));
+      assert.equal(r.problem_count, 1);
+    });
+
+    it('names a row whose metadata was changed, even by one JSON value', async () => {
+      const r = await tampered(store, (tx) =>
+        tx.query(`UPDATE logs SET log_metadata = jsonb_set(log_metadata, '{tokens_used}', '1') WHERE seq = 2`).then(() => undefined),
+      );
+      assert.equal(r.problems[0].kind, 'changed');
+      assert.equal(r.problems[0].seq, 2);
+    });
+
+    it('names a removed row by its position and neighbours', async () => {
+      const { rows: near } = await store.query<{ seq: string }>('SELECT seq FROM logs WHERE chain_pos IN (249, 250, 251) ORDER BY seq');
+      const [before, victim, next] = near.map((x) => Number(x.seq));
+      const r = await tampered(store, (tx) => tx.query('DELETE FROM logs WHERE seq = $1', [victim]).then(() => undefined));
+      assert.equal(r.ok, false);
+      assert.equal(r.problems[0].kind, 'removed');
+      assert.equal(r.problems[0].chain_pos, 250);
+      assert.match(r.problems[0].message, new RegExp(`the row at position 250 was removed .*after row seq ${before}, before row seq ${next}`));
+      assert.equal(r.problem_count, 1);
+    });
+
+    it('names rows removed from the end of the trail', async () => {
+      const r = await tampered(store, (tx) => tx.query('DELETE FROM logs WHERE chain_pos > 395').then(() => undefined));
+      assert.equal(r.problems[0].kind, 'removed');
+      assert.match(r.problems[0].message, /positions 396–400 were removed/);
+    });
+
+    it('names a row inserted behind Vigil\'s back, with or without a forged position', async () => {
+      const [forged] = events(1, 9000);
+      const plain = await tampered(store, (tx) =>
+        tx
+          .query(`INSERT INTO logs (id, level, message, "timestamp", event_type, log_metadata) VALUES ($1, 'INFO', 'forged', now(), $2, $3)`, [
+            forged.id,
+            forged.event_type,
+            forged.metadata,
+          ])
+          .then(() => undefined),
+      );
+      assert.equal(plain.problems[0].kind, 'inserted');
+      assert.match(plain.problems[0].message, new RegExp(`id ${forged.id}\\) was inserted behind Vigil's back`));
+      const withPos = await tampered(store, (tx) =>
+        tx
+          .query(`INSERT INTO logs (id, level, message, "timestamp", event_type, log_metadata, chain_pos, chain_hash) VALUES ($1, 'INFO', 'forged', now(), $2, $3, 17, $4)`, [
+            forged.id,
+            forged.event_type,
+            forged.metadata,
+            Buffer.alloc(32, 7),
+          ])
+          .then(() => undefined),
+      );
+      assert.equal(withPos.problems[0].kind, 'inserted');
+      assert.match(withPos.problems[0].message, /claims position 17/);
+    });
+
+    let keyPath: string;
+    before(() => {
+      keyPath = join(tempDir(), 'checkpoint-key.pem');
+    });
+
+    it('signs checkpoints; a rewritten and re-chained trail is caught by a checkpoint kept outside the database', async () => {
+      const key = loadSigningKey(keyPath);
+      const cp = await createCheckpoint(store, key);
+      assert.ok(cp !== null && signatureValid(cp));
+      assert.equal(cp.chain_pos, N);
+      assert.equal(await createCheckpoint(store, key), null, 'no new checkpoint while the head has not moved');
+      const exported = await listCheckpoints(store);
+      const ok = await verifyChain(store, { fileCheckpoints: exported });
+      assert.equal(ok.ok, true, JSON.stringify(ok.problems));
+      assert.equal(ok.checkpoints_checked, 1, "the exported copy of a checkpoint counts once");
+
+      // The intruder changes row 10 and recomputes every later hash and the head, and deletes the
+      // checkpoints from the database: the chain is self-consistent again.
+      const r = await tampered(store, async (tx) => {
+        await tx.query(`UPDATE logs SET message = 'rewritten' WHERE seq = 10`);
+        const { rows } = await tx.query<{ seq: string; id: string; level: string; message: string; t: string; event_type: string; log_metadata: unknown; chain_pos: string }>(
+          `SELECT seq, id::text AS id, level, message, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS t, event_type, log_metadata, chain_pos FROM logs ORDER BY seq`,
+        );
+        let prev: Buffer = Buffer.alloc(32);
+        for (const row of rows) {
+          prev = link(prev, row.chain_pos, canonicalRow(row.id, row.level, row.t, row.event_type, row.message, canonicalJson(row.log_metadata)!));
+          await tx.query('UPDATE logs SET chain_hash = $1 WHERE seq = $2', [prev, row.seq]);
+        }
+        await tx.query('UPDATE vigil_chain SET hash = $1', [prev]);
+        await tx.query('DELETE FROM vigil_checkpoints');
+        const inside = await verifyChain(tx);
+        assert.equal(inside.ok, true, 'without an outside checkpoint the rewrite is self-consistent');
+      });
+      assert.equal(r.ok, true);
+      const caught = await tampered(store, async (tx) => {
+        await tx.query(`UPDATE logs SET message = 'rewritten' WHERE seq = 10`);
+      });
+      assert.equal(caught.ok, false);
+      // And with the exported checkpoints, the fully re-chained rewrite is named too.
+      let withFile: VerifyReport | undefined;
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.query('SET LOCAL session_replication_role = replica');
+          await tx.query(`UPDATE logs SET message = 'rewritten' WHERE seq = 10`);
+          const { rows } = await tx.query<{ seq: string; id: string; level: string; message: string; t: string; event_type: string; log_metadata: unknown; chain_pos: string }>(
+            `SELECT seq, id::text AS id, level, message, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS t, event_type, log_metadata, chain_pos FROM logs ORDER BY seq`,
+          );
+          let prev: Buffer = Buffer.alloc(32);
+          for (const row of rows) {
+            prev = link(prev, row.chain_pos, canonicalRow(row.id, row.level, row.t, row.event_type, row.message, canonicalJson(row.log_metadata)!));
+            await tx.query('UPDATE logs SET chain_hash = $1 WHERE seq = $2', [prev, row.seq]);
+          }
+          await tx.query('UPDATE vigil_chain SET hash = $1', [prev]);
+          await tx.query('DELETE FROM vigil_checkpoints');
+          withFile = await verifyChain(tx, { fileCheckpoints: exported });
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.equal(withFile!.ok, false);
+      assert.equal(withFile!.problems[0].kind, 'checkpoint');
+      assert.match(withFile!.problems[0].message, new RegExp(`signed position ${N} with another hash`));
+    });
+
+    it('refuses a checkpoint whose signature was altered, and one from an untrusted key', async () => {
+      const key = loadSigningKey(keyPath);
+      await insertEvents(store, events(1, 5000));
+      const cp = (await createCheckpoint(store, key))!;
+      const forged = { ...cp, hash: 'ab'.repeat(32) };
+      const r = await verifyChain(store, { fileCheckpoints: [forged] });
+      assert.equal(r.problems[0].kind, 'checkpoint');
+      assert.match(r.problems[0].message, /signature that does not hold/);
+      const other = loadSigningKey(join(tempDir(), 'other.pem'));
+      const pinned = await verifyChain(store, { trustedKeys: [other.keyId] });
+      assert.match(pinned.problems[0].message, new RegExp(`signed by key ${key.keyId}, which is not trusted`));
+      const good = await verifyChain(store, { trustedKeys: [key.keyId] });
+      assert.equal(good.ok, true, JSON.stringify(good.problems));
+    });
+  });
+}
