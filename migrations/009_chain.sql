@@ -48,8 +48,8 @@ END;
 $$;
 
 -- The start of every write to `logs`: locks the chain head until the transaction ends, makes the
--- partitions of the rows' months exist, and returns the head.
-CREATE FUNCTION vigil_chain_begin(months date[]) RETURNS TABLE (pos bigint, hash bytea) LANGUAGE plpgsql AS $$
+-- partitions of the rows' months exist, and returns the head (and whether `logs` is partitioned).
+CREATE FUNCTION vigil_chain_begin(months date[]) RETURNS TABLE (pos bigint, hash bytea, partitioned boolean) LANGUAGE plpgsql AS $$
 DECLARE
   m date;
 BEGIN
@@ -57,6 +57,6 @@ BEGIN
   FOREACH m IN ARRAY coalesce(months, '{}'::date[]) LOOP
     PERFORM vigil_logs_ensure_partition(date_trunc('month', m)::date);
   END LOOP;
-  RETURN QUERY SELECT c.pos, c.hash FROM vigil_chain c;
+  RETURN QUERY SELECT c.pos, c.hash, (SELECT k.relkind = 'p' FROM pg_class k WHERE k.oid = 'logs'::regclass) FROM vigil_chain c;
 END;
 $$;

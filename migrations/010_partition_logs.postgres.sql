@@ -6,6 +6,32 @@
 -- construction). Writers look ids up under the chain lock where a client's id could come twice
 -- (src/events/insertEvents.ts). Partitions are made by vigil_logs_ensure_partition, from the writer
 -- (vigil_chain_begin) and ahead of time for the current and next month.
+--
+-- Writers COPY a batch whose events fall in one month straight into that month's partition: COPY
+-- into a partitioned parent with transition-table triggers inserts row by row, several times
+-- slower. So each partition gets its own statement-level rollup triggers (they fire for statements
+-- naming the partition; the parent's fire for statements naming the parent, never both), the
+-- TRUNCATE guard, and a default drawing seq from the parent's identity sequence (PostgreSQL 15 and
+-- 16 do not give partitions the identity; 17 does, and then the default is not needed).
+-- A migration that adds a trigger on `logs` must add it to the partitions and to this function too.
+CREATE OR REPLACE FUNCTION vigil_logs_ensure_partition(month date) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  part text := 'logs_' || to_char(month, 'YYYY_MM');
+BEGIN
+  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = 'logs'::regclass) <> 'p' OR to_regclass(part) IS NOT NULL THEN
+    RETURN;
+  END IF;
+  EXECUTE format('CREATE TABLE %I PARTITION OF logs FOR VALUES FROM (%L) TO (%L)', part,
+                 month::timestamp AT TIME ZONE 'UTC', (month + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+  IF (SELECT a.attidentity FROM pg_attribute a WHERE a.attrelid = to_regclass(part) AND a.attname = 'seq') = '' THEN
+    EXECUTE format('ALTER TABLE %I ALTER COLUMN seq SET DEFAULT nextval(%L::regclass)', part, pg_get_serial_sequence('logs', 'seq'));
+  END IF;
+  EXECUTE format('CREATE TRIGGER logs_no_truncate BEFORE TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION vigil_logs_append_only()', part);
+  EXECUTE format('CREATE TRIGGER logs_stats_rollup AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vigil_stats_rollup()', part);
+  EXECUTE format('CREATE TRIGGER logs_stats_cost_task_rollup AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION vigil_stats_cost_task_rollup()', part);
+END;
+$$;
+
 ALTER TABLE logs RENAME TO logs_unpartitioned;
 ALTER INDEX logs_pkey RENAME TO logs_unpartitioned_pkey;
 ALTER INDEX logs_seq_idx RENAME TO logs_unpartitioned_seq_idx;
@@ -43,7 +69,8 @@ SELECT setval(pg_get_serial_sequence('logs', 'seq'), coalesce((SELECT max(seq) F
 
 DROP TABLE logs_unpartitioned;
 
--- The same triggers as before, created after the copy (the rollups already count those rows).
+-- The same triggers as before on the parent, created after the copy (the rollups already count
+-- those rows; the partitions' own triggers do not fire for statements naming the parent).
 CREATE TRIGGER logs_append_only
   BEFORE UPDATE OR DELETE ON logs
   FOR EACH ROW EXECUTE FUNCTION vigil_logs_append_only();

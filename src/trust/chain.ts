@@ -45,17 +45,28 @@ export function canonicalJson(value: unknown): string | undefined {
   }
   const o = value as Record<string, unknown>;
   const keys = Object.keys(o);
-  // Flat objects (the common case): the native serialiser with the sorted key list as its order.
+  // Flat objects (the common case) go through the native serialiser, which is fastest without a
+  // replacer: as they are when their keys are in order already, else rebuilt in order. (Not with
+  // keys starting with a digit: JavaScript puts integer-like keys first, whatever the insertion.)
   let flat = true;
-  for (const k of keys) {
-    const v = o[k];
-    if (v !== null && typeof v === 'object') {
+  let sorted = true;
+  for (let i = 0; i < keys.length; i++) {
+    const v = o[keys[i]];
+    const c = keys[i].charCodeAt(0);
+    if ((v !== null && typeof v === 'object') || (c >= 48 && c <= 57)) {
       flat = false;
       break;
     }
+    if (i > 0 && keys[i - 1] > keys[i]) sorted = false;
+  }
+  if (flat) {
+    if (sorted) return JSON.stringify(o);
+    keys.sort();
+    const copy: Record<string, unknown> = {};
+    for (const k of keys) copy[k] = o[k];
+    return JSON.stringify(copy);
   }
   keys.sort();
-  if (flat) return JSON.stringify(o, keys);
   let out = '{';
   let first = true;
   for (const k of keys) {
@@ -126,6 +137,8 @@ export function prepareRows(rows: readonly EventRow[]): PreparedRows {
 export interface ChainHead {
   pos: number;
   hash: Buffer;
+  /** Whether `logs` is partitioned by month (PostgreSQL). */
+  partitioned: boolean;
 }
 
 /**
@@ -133,10 +146,10 @@ export interface ChainHead {
  * for `months` exist (PostgreSQL), and returns the head.
  */
 export async function beginChain(tx: Tx, months: readonly string[]): Promise<ChainHead> {
-  const { rows } = await tx.query<{ pos: string | number; hash: Uint8Array }>('SELECT pos, hash FROM vigil_chain_begin($1::date[])', [months]);
+  const { rows } = await tx.query<{ pos: string | number; hash: Uint8Array; partitioned: boolean }>('SELECT pos, hash, partitioned FROM vigil_chain_begin($1::date[])', [months]);
   const head = rows[0];
   if (head === undefined) throw new Error('the chain head (vigil_chain) is missing: run vigil migrate');
-  return { pos: Number(head.pos), hash: Buffer.from(head.hash) };
+  return { pos: Number(head.pos), hash: Buffer.from(head.hash), partitioned: head.partitioned === true };
 }
 
 /**
@@ -156,7 +169,10 @@ export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, ke
     n++;
   }
   if (n === 0) return 0;
-  await tx.copyIn('logs', COPY_COLUMNS, data);
+  // A batch within one month goes straight into its partition (see migration 010): COPY into the
+  // partitioned parent would insert row by row because of the rollup triggers' transition tables.
+  const month = p.months.length === 1 ? /^(\d{4})-(\d{2})-01$/.exec(p.months[0]) : null;
+  await tx.copyIn(head.partitioned && month ? `logs_${month[1]}_${month[2]}` : 'logs', COPY_COLUMNS, data);
   // Under the chain lock the highest seq is this batch's last row.
   await tx.query('UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()', [pos, hash]);
   return n;

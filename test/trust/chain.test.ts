@@ -5,6 +5,7 @@
  * that is then rolled back, so every case starts from the same intact trail.
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { after, before, describe, it } from 'node:test';
 import { insertEvents } from '../../src/events/insertEvents.js';
 import type { EventRow } from '../../src/events/types.js';
@@ -238,6 +239,21 @@ for (const backend of BACKENDS) {
       assert.match(pinned.problems[0].message, new RegExp(`signed by key ${key.keyId}, which is not trusted`));
       const good = await verifyChain(store, { trustedKeys: [key.keyId] });
       assert.equal(good.ok, true, JSON.stringify(good.problems));
+    });
+
+    it('encodes any JSON metadata the same after the database round trip (property)', async () => {
+      const cases = fc.sample(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 8 }), { numRuns: 300, seed: 7 });
+      const rows: EventRow[] = [];
+      for (const fields of cases) {
+        const v = validateEvent({ ...fields, event_type: 'prop.case', timestamp: new Date(T0).toISOString() }, T0);
+        if (v.ok) rows.push(v.row);
+      }
+      assert.ok(rows.length > 200, `${rows.length} valid cases`);
+      const { rows: before } = await store.query<{ n: string }>('SELECT count(*) AS n FROM logs');
+      await insertEvents(store, rows);
+      const r = await verifyChain(store);
+      assert.equal(r.ok, true, JSON.stringify(r.problems.slice(0, 3)));
+      assert.equal(r.chained, Number(before[0].n) + rows.length);
     });
   });
 }
