@@ -17,6 +17,7 @@ import { registerWorker } from './worker.js';
 import { registerDeliveries } from './deliveries.js';
 import { registerNotify } from './notify.js';
 import { registerUsers } from './users.js';
+import { registerTrust } from './trust.js';
 
 export const VERSION = '0.1.0';
 
@@ -40,6 +41,7 @@ export function createProgram(io: CliIo): Command {
   registerDemo(program, io);
   registerInterventions(program, io);
   registerSilences(program, io);
+  registerTrust(program, io);
   return program;
 }
 

@@ -48,6 +48,11 @@ export class RemoteBackend implements Backend {
     return res;
   }
 
+  /** Any JSON call of the API (the trust commands). */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await (await this.call(method, path, body)).json()) as T;
+  }
+
   async listEvents(q: ListQuery): Promise<Page> {
     return (await (await this.call('GET', '/v1/events' + queryString({ ...q }))).json()) as Page;
   }

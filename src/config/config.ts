@@ -13,6 +13,10 @@ import { DEFAULT_DATA_DIR } from '../store/open.js';
 import { PG_POOL_SIZE } from '../store/postgres.js';
 import { DEFAULT_RATE_LIMIT_PER_MINUTE } from '../http/plugins/rateLimit.js';
 import { KEY_CACHE_TTL_MS } from '../http/plugins/auth.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../trust/checkpoints.js';
+import { DEFAULT_RETENTION_INTERVAL_MS, parseAge } from '../trust/retention.js';
+// A bad value is quoted safely: YAML aliases can make it circular (JSON.stringify would throw), .nan is not "null".
+import { show } from '../events/validate.js';
 
 /** Defaults, with units. */
 export const DEFAULT_HOST = '127.0.0.1';
@@ -41,6 +45,20 @@ export interface VigilConfig {
     pool_size: number;
   };
   log: { level: (typeof LOG_LEVELS)[number] };
+  trust: {
+    /** The Ed25519 key signing checkpoints (PKCS#8 PEM, made on first use); default <data_dir>/checkpoint-key.pem. */
+    checkpoint_key_file?: string;
+    /** How often `vigil serve` signs the chain head, in ms; 0: only on demand. */
+    checkpoint_interval_ms: number;
+    /** A file outside the database that every new checkpoint is appended to (one JSON per line). */
+    checkpoint_export_file?: string;
+  };
+  retention: {
+    /** Remove events older than this (`365d`, `52w`, `1y`, `36h`); absent: keep everything. */
+    older_than?: string;
+    /** How often `vigil serve` applies it, in ms. */
+    interval_ms: number;
+  };
   /** The config file read, if any, and every top-level section of it. */
   file: { path: string | null; sections: Record<string, unknown> };
 }
@@ -68,7 +86,7 @@ function int(min: number, max: number, set: (cfg: VigilConfig, n: number) => voi
   return (cfg, v, source) => {
     const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-      throw new ConfigError(`${source}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      throw new ConfigError(`${source}: expected an integer from ${min} to ${max}, got ${show(v)}`);
     }
     set(cfg, n);
   };
@@ -76,7 +94,7 @@ function int(min: number, max: number, set: (cfg: VigilConfig, n: number) => voi
 
 function str(set: (cfg: VigilConfig, s: string) => void, check?: (s: string) => string | null): Setter {
   return (cfg, v, source) => {
-    if (typeof v !== 'string' || v === '') throw new ConfigError(`${source}: expected a non-empty string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || v === '') throw new ConfigError(`${source}: expected a non-empty string, got ${show(v)}`);
     const bad = check?.(v);
     if (bad) throw new ConfigError(`${source}: ${bad}`);
     set(cfg, v);
@@ -95,6 +113,25 @@ const OPTIONS: { path: [string, string]; env?: string; set: Setter }[] = [
   { path: ['store', 'database_url'], env: 'DATABASE_URL', set: str((c, s) => (c.store.database_url = s), pgUrl) },
   { path: ['store', 'data_dir'], env: 'VIGIL_DATA_DIR', set: str((c, s) => (c.store.data_dir = resolve(s))) },
   { path: ['store', 'pool_size'], env: 'VIGIL_POOL_SIZE', set: int(1, 1000, (c, n) => (c.store.pool_size = n)) },
+  { path: ['trust', 'checkpoint_key_file'], env: 'VIGIL_CHECKPOINT_KEY_FILE', set: str((c, s) => (c.trust.checkpoint_key_file = resolve(s))) },
+  { path: ['trust', 'checkpoint_interval_ms'], env: 'VIGIL_CHECKPOINT_INTERVAL_MS', set: int(0, 7 * 86_400_000, (c, n) => (c.trust.checkpoint_interval_ms = n)) },
+  { path: ['trust', 'checkpoint_export_file'], env: 'VIGIL_CHECKPOINT_EXPORT_FILE', set: str((c, s) => (c.trust.checkpoint_export_file = resolve(s))) },
+  {
+    path: ['retention', 'older_than'],
+    env: 'VIGIL_RETENTION_OLDER_THAN',
+    set: str(
+      (c, s) => (c.retention.older_than = s),
+      (s) => {
+        try {
+          parseAge(s);
+          return null;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
+    ),
+  },
+  { path: ['retention', 'interval_ms'], env: 'VIGIL_RETENTION_INTERVAL_MS', set: int(60_000, 30 * 86_400_000, (c, n) => (c.retention.interval_ms = n)) },
   {
     path: ['log', 'level'],
     env: 'VIGIL_LOG_LEVEL',
@@ -125,6 +162,8 @@ export function defaults(cwd = process.cwd()): VigilConfig {
     },
     store: { data_dir: resolve(cwd, DEFAULT_DATA_DIR), pool_size: PG_POOL_SIZE },
     log: { level: DEFAULT_LOG_LEVEL },
+    trust: { checkpoint_interval_ms: DEFAULT_CHECKPOINT_INTERVAL_MS },
+    retention: { interval_ms: DEFAULT_RETENTION_INTERVAL_MS },
     file: { path: null, sections: {} },
   };
 }

@@ -16,6 +16,7 @@ import { openStore, type ResolvedStore } from '../store/open.js';
 import { maskUrl, StoreConfigError, type Store } from '../store/store.js';
 import { countActiveKeys, createKey, generateKey } from './apiKeys.js';
 import { buildApp, type VigilApp } from './app.js';
+import { TrustService } from '../trust/service.js';
 import { InterventionService } from '../interventions/service.js';
 import { interventionConfigFrom, RuleRunner } from '../interventions/runner.js';
 import { Outbox } from '../outbox/assemble.js';
@@ -104,10 +105,15 @@ export async function startServer(cfg: VigilConfig, log: Logger, opts: { env?: N
     const interventions = new InterventionService({ store, config: interventionConfig, logger: log, recorder: ob.recorder });
     const rules = new RuleRunner({ service: interventions, logger: log });
     runner = rules;
+    // Signed checkpoints and retention on their schedules; partitions of this and next month now.
+    const trust = new TrustService(store, cfg, log.child({ component: 'trust' }));
+    await trust.preparePartitions();
+    trust.key();
     app = await buildApp({
       store,
       log,
       interventions,
+      trust,
       metrics,
       hub,
       outbox: { mask: (c, t) => ob.directory.maskTarget(c, t), retry: (id) => ob.retry(id) },
@@ -120,6 +126,7 @@ export async function startServer(cfg: VigilConfig, log: Logger, opts: { env?: N
     await app.listen({ host: cfg.server.host, port: cfg.server.port });
     rules.start();
     ob.start();
+    trust.start();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr !== null ? addr.port : cfg.server.port;
     const url = urlFor(cfg.server.host, port);
@@ -145,6 +152,7 @@ export async function startServer(cfg: VigilConfig, log: Logger, opts: { env?: N
         clearTimeout(timer);
         // Requests still open are answered by nothing: none of them was acknowledged.
         if (r === 'timeout') log.warn({ timeout_ms: cfg.server.shutdown_timeout_ms }, 'requests still open at the shutdown timeout were cut');
+        trust.stop();
         // After the last commits, before the store: a last rule pass, then the escalation timer.
         await rules.close();
         // Sends in flight finish and are recorded; what is still queued waits for the next worker.
