@@ -9,7 +9,7 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { GroupCommitter } from '../events/groupCommit.js';
 import type { EventRow } from '../events/types.js';
@@ -39,6 +39,8 @@ import { silenceRoutes } from './routes/silences.js';
 import { taskRoutes } from './routes/tasks.js';
 import type { InterventionService } from '../interventions/service.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { trustRoutes } from './routes/trust.js';
+import type { TrustService } from '../trust/service.js';
 
 export interface AppOptions {
   store: Store;
@@ -59,6 +61,8 @@ export interface AppOptions {
   outbox?: Pick<DeliveryRoutesOptions, 'mask' | 'retry'>;
   /** Interventions, silences, thresholds and task errors routes are registered when given. */
   interventions?: InterventionService;
+  /** The verify, checkpoint and retention routes are registered when given. */
+  trust?: TrustService;
   /** The built dashboard served at `/` (default: the package's web/dist). */
   dashboardRoot?: string;
   metrics?: ServerMetrics;
@@ -99,11 +103,37 @@ export async function buildApp(opts: AppOptions): Promise<VigilApp> {
     // While closing, requests are refused by the hook below, in the error catalogue's shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // The router's own refusals (a path segment over 100 characters, or not valid percent-encoding)
+    // leave in the error catalogue's shape too, not as Fastify's bare 414/400 bodies.
+    frameworkErrors: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      if (!tooLong && err.code !== 'FST_ERR_BAD_URL') return reply.code(500).send(new ApiError(E.internal).body());
+      const path = req.url.split('?')[0];
+      const shown = path.length > 80 ? `${path.slice(0, 77)}...` : path;
+      const api = new ApiError(E.invalidQuery, `a path parameter is invalid: ${shown} ${tooLong ? 'has a segment longer than 100 characters' : 'is not valid percent-encoding'}`);
+      return reply.code(api.statusCode).send(api.body());
+    },
   }) as unknown as FastifyInstance;
   const vigilApp = app as unknown as VigilApp;
   vigilApp.vigil = { committer, metrics };
 
   await app.register(errorsPlugin);
+  // Fastify's JSON parser answers any failure with "not valid JSON", even for valid JSON holding a
+  // "__proto__" key (refused against prototype poisoning). On that path only, say why.
+  const parseJson = app.getDefaultJsonParser('error', 'error') as (req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => void;
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err, value) => {
+      if (err === null || (err as FastifyError).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return done(err, value);
+      let why = 'it holds a "__proto__" or "constructor": {"prototype"} key, which is refused (prototype poisoning)';
+      try {
+        JSON.parse(body as string);
+      } catch (syntax) {
+        why = (syntax as Error).message;
+      }
+      done(new ApiError(E.invalidJson, `${E.invalidJson.message}: ${why}`));
+    });
+  });
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -165,6 +195,7 @@ export async function buildApp(opts: AppOptions): Promise<VigilApp> {
     await app.register(silenceRoutes, { interventions: opts.interventions });
     await app.register(taskRoutes, { interventions: opts.interventions });
   }
+  if (opts.trust) await app.register(trustRoutes, { trust: opts.trust });
   await app.register(dashboardRoutes, { root: opts.dashboardRoot });
   await app.ready();
   return vigilApp;

@@ -68,7 +68,7 @@ export const authPlugin = globalPlugin<AuthOptions>('vigil-auth', async (app, op
     const scope = route.config?.scope;
     if (!scope) return;
     const schema = (route.schema ?? {}) as Record<string, unknown>;
-    const note = `Requires an API key with the \`${scope}\` scope (or \`admin\`)${route.config?.users ? ', or a user token (vgu_…) for its own user' : ''}.`;
+    const note = `Requires an API key with the \`${scope}\` scope${scope === 'admin' ? '' : ' (or `admin`)'}${route.config?.users ? ', or a user token (vgu_…) for its own user' : ''}.`;
     route.schema = { ...schema, security: [{ bearerAuth: [] }], description: schema.description ? `${schema.description as string}\n\n${note}` : note };
   });
 
