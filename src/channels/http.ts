@@ -206,9 +206,10 @@ export function describeAnswer(res: HttpResponse, redactor: Redactor, detail?: s
     const loc = res.headers.location;
     return `HTTP ${res.status}: redirect${loc ? ` to ${maskUrl(String(loc))}` : ''} not followed`;
   }
-  const text = detail ?? res.body.replace(/\s+/g, ' ').trim();
+  // Redacted whole, then cut: a cut first could keep the start of a secret the redactor no longer recognises.
+  const text = redactor.redact(detail ?? res.body.replace(/\s+/g, ' ').trim());
   const cut = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  return redactor.redact(`HTTP ${res.status}${cut ? `: ${cut}` : ''}`);
+  return `HTTP ${res.status}${cut ? `: ${cut}` : ''}`;
 }
 
 /** A channel option is missing or invalid; the message names the option (never its secret value). */

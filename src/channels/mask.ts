@@ -65,6 +65,8 @@ export function maskAddress(value: string): string {
 const URL_RE = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
 const EMAIL_RE = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
 const PHONE_RE = /\+\d[\d\s-]{6,18}\d/g;
+/** An HTTP credential quoted back by a provider (`Authorization: Basic …` / `Bearer …`). */
+const AUTH_RE = /\b(Basic|Bearer)\s+(?=[\w+/=.~-]*[\d+/=.])[\w+/=.~-]{12,}/gi;
 
 /**
  * Scrubs known secrets from text, then masks any URL, email address and E.164-looking phone
@@ -101,6 +103,7 @@ export class Redactor {
     let out = text;
     for (const s of this.secrets) out = out.split(s.value).join(s.masked);
     return out
+      .replace(AUTH_RE, `$1 ${STARS}`)
       .replace(URL_RE, (m) => (m.includes(STARS) ? m : maskUrl(m)))
       .replace(EMAIL_RE, (m) => maskEmail(m))
       .replace(PHONE_RE, (m) => maskPhone(m));
@@ -109,9 +112,9 @@ export class Redactor {
 
 /** A short, single-line, masked excerpt of a provider's answer body for an error message. */
 export function excerpt(body: string, redactor: Redactor, max = 200): string {
-  const oneLine = body.replace(/\s+/g, ' ').trim();
-  const cut = oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
-  return redactor.redact(cut);
+  // Redacted whole, then cut (a cut secret would no longer be recognised).
+  const oneLine = redactor.redact(body.replace(/\s+/g, ' ').trim());
+  return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
 }
 
 /** A Redactor for a webhook URL: the URL, its path, its last segment (the token), credentials, query. */
@@ -121,6 +124,8 @@ export function urlSecrets(url: string, redactor: Redactor = new Redactor()): Re
     const u = new URL(url);
     redactor.add(u.pathname).add(u.pathname.split('/').filter(Boolean).pop());
     redactor.add(u.password).add(u.username).add(u.search.slice(1));
+    // What node sends for credentials in the URL: `Authorization: Basic base64(user:pass)`, decoded.
+    if (u.username || u.password) redactor.add(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`);
     for (const v of u.searchParams.values()) redactor.add(v);
   } catch {
     // not a URL: the whole string was added

@@ -76,6 +76,8 @@ export interface ChannelsConfig {
 export interface ChannelSet {
   channels: Map<ChannelName, Channel>;
   targets: RegisteredTarget[];
+  /** The HTTP client (and URL guard, with `allow_outbound`) every HTTP channel shares; closed by close(). */
+  http: HttpClient;
   /** The targets of each channel, for the outbox's directory. */
   targetsByChannel(): Map<string, RegisteredTarget[]>;
   /** Each target masked, with its levels: safe for logs, the CLI and API answers. */
@@ -246,6 +248,7 @@ export function buildChannels(input: { file?: object; env: NodeJS.ProcessEnv }, 
   return {
     channels,
     targets,
+    http,
     targetsByChannel: () => {
       const m = new Map<string, RegisteredTarget[]>();
       for (const t of targets) m.set(t.channel, [...(m.get(t.channel) ?? []), t]);

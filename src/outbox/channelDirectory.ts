@@ -170,8 +170,10 @@ export function buildDirectory(input: DirectoryInput): AssembledDirectory {
     const push = channelsSection.push;
     if (isObj(push)) {
       const { input: pin, targets } = pushInput(push);
-      const channel = createPushChannel(pin, { logger: input.logger });
-      owned.push({ close: () => channel.close() });
+      // The shared client: push endpoints obey `allow_outbound` like every other channel.
+      const channel = createPushChannel(pin, { logger: input.logger, http: set.http });
+      // Closed before the shared client it uses.
+      owned.unshift({ close: () => channel.close() });
       dir.add('push', { channel, targets: () => targets, kind: 'push' });
     }
     for (const [name, x] of input.extra ?? []) dir.addExtra(name, x);

@@ -35,9 +35,22 @@ interface Provider {
   mask(address: string): string;
 }
 
+/**
+ * A target whose options carry a `subscription_id` is a Web Push subscription a user registered
+ * through the API: its endpoint is whatever that user sent, so it is sent with a guard that ignores
+ * `channels.allow_outbound` (the operator allow-lists addresses for the targets they configure, not
+ * for anyone holding a user token).
+ */
+export function isUserSubscription(target: ChannelTarget): boolean {
+  return target.options?.subscription_id !== undefined;
+}
+
 export class PushChannel implements Channel {
   readonly name = 'push';
   readonly webpush?: WebPushProvider;
+  /** Web Push for users' own subscriptions: public addresses only, whatever the allow-list. */
+  private readonly userWebpush?: WebPushProvider;
+  private readonly strictHttp?: HttpClient;
   readonly fcm?: FcmProvider;
   readonly apns?: ApnsProvider;
   private readonly http: HttpClient;
@@ -53,7 +66,11 @@ export class PushChannel implements Channel {
     const guard = deps.guard ?? deps.http?.guard ?? new UrlGuard();
     this.ownsHttp = !deps.http;
     this.http = deps.http ?? new HttpClient({ guard });
-    if (config.webpush) this.webpush = new WebPushProvider(config.webpush, this.http, clock, config.timeoutMs);
+    if (config.webpush) {
+      this.webpush = new WebPushProvider(config.webpush, this.http, clock, config.timeoutMs);
+      this.strictHttp = new HttpClient({ guard: new UrlGuard() });
+      this.userWebpush = new WebPushProvider(config.webpush, this.strictHttp, clock, config.timeoutMs);
+    }
     if (config.fcm) this.fcm = new FcmProvider(config.fcm, this.http, clock, config.timeoutMs, this.logger);
     if (config.apns) this.apns = new ApnsProvider(config.apns, config.timeoutMs, clock, guard, this.logger);
   }
@@ -65,7 +82,7 @@ export class PushChannel implements Channel {
     if (!isPlatform(platform)) {
       result = { outcome: 'permanent', status: 'BAD_TARGET', error: `target.options.platform must be one of ${PUSH_PLATFORMS.join(', ')}` };
     } else {
-      const provider = this.provider(platform);
+      const provider = platform === 'webpush' && isUserSubscription(target) ? this.userWebpush : this.provider(platform);
       if (!provider) {
         result = { outcome: 'permanent', status: 'NOT_CONFIGURED', error: `push platform ${platform} is not configured (push.${platform})` };
       } else {
@@ -89,7 +106,7 @@ export class PushChannel implements Channel {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.apns?.close(), this.ownsHttp ? this.http.close() : undefined]);
+    await Promise.all([this.apns?.close(), this.strictHttp?.close(), this.ownsHttp ? this.http.close() : undefined]);
   }
 
   private provider(platform: PushPlatform): Provider | undefined {

@@ -34,7 +34,10 @@ export const MAX_PROVIDER_TEXT = 200;
  */
 export function redact(text: string, secrets: Iterable<string | undefined | null> = []): string {
   let out = text.replace(PEM_RE, MASK).replace(JWT_RE, MASK).replace(BEARER_RE, `$1 ${MASK}`);
-  const list = [...secrets].filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  // A multi-line secret (a PEM key) is also removed line by line: a provider may quote one line.
+  const list = [...secrets]
+    .filter((s): s is string => typeof s === 'string' && s.length >= 6)
+    .flatMap((s) => (s.includes('\n') ? [s, ...s.split(/\r?\n/).filter((l) => l.length >= 16)] : [s]));
   // Longest first, so a secret containing another is removed whole.
   list.sort((a, b) => b.length - a.length);
   for (const s of list) out = out.split(s).join(MASK);
