@@ -151,6 +151,9 @@ const FLAG_PATHS: Record<Exclude<keyof ConfigFlags, 'config'>, string> = {
 };
 const FLAG_NAMES: Record<string, string> = { host: '--host', port: '--port', data: '--data', databaseUrl: '--database-url', logLevel: '--log-level' };
 
+/** Options holding a path: relative ones are taken from the directory Vigil runs in. */
+const isPath = (key: string) => key === 'data_dir' || key.endsWith('_file');
+
 export function defaults(cwd = process.cwd()): VigilConfig {
   return {
     server: {
@@ -222,12 +225,12 @@ export function loadConfig(opts: { flags?: ConfigFlags; env?: NodeJS.ProcessEnv;
     }
     for (const o of OPTIONS) {
       const v = (data[o.path[0]] as Record<string, unknown> | undefined)?.[o.path[1]];
-      if (v !== undefined && v !== null) o.set(cfg, o.path[1] === 'data_dir' && typeof v === 'string' ? resolve(cwd, v) : v, `${path}: ${o.path.join('.')}`);
+      if (v !== undefined && v !== null) o.set(cfg, isPath(o.path[1]) && typeof v === 'string' ? resolve(cwd, v) : v, `${path}: ${o.path.join('.')}`);
     }
   }
   for (const o of OPTIONS) {
     const v = o.env === undefined ? undefined : env[o.env];
-    if (v !== undefined && v !== '') o.set(cfg, o.path[1] === 'data_dir' ? resolve(cwd, v) : v, o.env!);
+    if (v !== undefined && v !== '') o.set(cfg, isPath(o.path[1]) ? resolve(cwd, v) : v, o.env!);
   }
   for (const [flag, p] of Object.entries(FLAG_PATHS)) {
     const v = flags[flag as keyof typeof FLAG_PATHS];
