@@ -79,32 +79,51 @@ export async function insertDeliveries(db: Queryable, rows: readonly NewDelivery
 /**
  * Claims up to `limit` due deliveries for `worker`: pending ones whose time has come, and ones
  * whose sender's lease ran out (it died). SKIP LOCKED: concurrent workers never claim the same row.
+ * With `perChannel`, no channel gets more than its room (`channelRoom`, else `perChannel`): the rows
+ * due first may all be one channel's, and a backlog of a hanging provider must not take every slot.
  */
 export async function claimDue(
   db: Queryable,
-  opts: { worker: string; limit: number; nowMs: number; leaseMs: number; skipChannels: readonly string[] },
+  opts: {
+    worker: string;
+    limit: number;
+    nowMs: number;
+    leaseMs: number;
+    skipChannels: readonly string[];
+    perChannel?: number;
+    channelRoom?: ReadonlyMap<string, number>;
+  },
 ): Promise<DeliveryRow[]> {
+  const room = opts.channelRoom ?? new Map<string, number>();
   const { rows } = await db.query<DeliveryRow>(
     `WITH due AS (                       -- walks deliveries_due_idx in order: no sort of the backlog
-       SELECT id FROM deliveries
+       SELECT id, channel, next_attempt_at AS at FROM deliveries
         WHERE status = 'pending' AND next_attempt_at <= $1 AND channel <> ALL ($5::text[])
         ORDER BY next_attempt_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED),
      expired AS (                        -- leases of workers that died (deliveries_lease_idx)
-       SELECT id FROM deliveries
+       SELECT id, channel, locked_until AS at FROM deliveries
         WHERE status = 'sending' AND locked_until < $1 AND channel <> ALL ($5::text[])
         ORDER BY locked_until
         LIMIT $2
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE SKIP LOCKED),
+     claimed AS (                        -- within each channel's room; rows left out are unlocked at once
+       SELECT c.id FROM (
+         SELECT id, channel, at, row_number() OVER (PARTITION BY channel ORDER BY at) AS n
+           FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) AS u) AS c
+         LEFT JOIN unnest($6::text[], $7::int[]) AS r(channel, room) ON r.channel = c.channel
+        WHERE c.n <= coalesce(r.room, $8)
+        ORDER BY c.at
+        LIMIT $2)
      UPDATE deliveries d
         SET status = 'sending', locked_by = $3, locked_until = $1::timestamptz + $4 * interval '1 millisecond', attempts = d.attempts + 1
-       FROM (SELECT id FROM due UNION ALL SELECT id FROM expired) AS claimed
+       FROM claimed
       WHERE d.id = claimed.id
      RETURNING d.id, d.seq, d.intervention_id, d.channel, d.target, d.route, d.reason, d.level, d.notification, d.status,
                d.attempts, d.max_attempts, d.next_attempt_at, d.last_status, d.last_error, d.fallback_channel,
                d.fallback_of, d.created_at, d.sent_at, d.dead_at`,
-    [iso(opts.nowMs), opts.limit, opts.worker, opts.leaseMs, opts.skipChannels],
+    [iso(opts.nowMs), opts.limit, opts.worker, opts.leaseMs, opts.skipChannels, [...room.keys()], [...room.values()], opts.perChannel ?? opts.limit],
   );
   return rows;
 }

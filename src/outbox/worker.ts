@@ -132,9 +132,10 @@ export class OutboxWorker {
     while (!this.closing) {
       let claimed = 0;
       let room = 0;
+      let filled = false;
       try {
         room = this.concurrency - this.inflight.size;
-        claimed = room > 0 ? await this.claimAndLaunch() : 0;
+        if (room > 0) ({ claimed, filled } = await this.claim());
         this.lastError = '';
       } catch (err) {
         const msg = (err as Error).message;
@@ -142,8 +143,9 @@ export class OutboxWorker {
         this.lastError = msg;
       }
       if (this.closing) break;
-      // A full claim means more may be due: go again at once; otherwise wait for a wake or the poll.
-      if (claimed > 0 && claimed === room) {
+      // A full claim, or one that filled a channel (the next one skips it and reaches the rows due
+      // behind it), means more may be due: go again at once; otherwise wait for a wake or the poll.
+      if (claimed > 0 && (claimed === room || filled)) {
         await new Promise((r) => setImmediate(r));
         continue;
       }
@@ -161,12 +163,26 @@ export class OutboxWorker {
   }
 
   private async claimAndLaunch(): Promise<number> {
+    return (await this.claim()).claimed;
+  }
+
+  /** Claims within the free slots and each channel's room, and launches; `filled`: a channel reached its cap. */
+  private async claim(): Promise<{ claimed: number; filled: boolean }> {
     const room = this.concurrency - this.inflight.size;
-    if (room <= 0) return 0;
+    if (room <= 0) return { claimed: 0, filled: false };
     const skip = [...this.inflightByChannel].filter(([, n]) => n >= this.perChannel).map(([c]) => c);
-    const rows = await claimDue(this.opts.store, { worker: this.id, limit: room, nowMs: this.clock.now(), leaseMs: this.leaseMs, skipChannels: skip });
+    const channelRoom = new Map([...this.inflightByChannel].filter(([, n]) => n > 0 && n < this.perChannel).map(([c, n]) => [c, this.perChannel - n]));
+    const rows = await claimDue(this.opts.store, {
+      worker: this.id,
+      limit: room,
+      nowMs: this.clock.now(),
+      leaseMs: this.leaseMs,
+      skipChannels: skip,
+      perChannel: this.perChannel,
+      channelRoom,
+    });
     for (const row of rows) this.launch(row);
-    return rows.length;
+    return { claimed: rows.length, filled: rows.some((r) => (this.inflightByChannel.get(r.channel) ?? 0) >= this.perChannel) };
   }
 
   private launch(row: DeliveryRow): void {
