@@ -233,7 +233,8 @@ export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Prom
     afterSeq = Number(rows[rows.length - 1].seq);
   }
 
-  // The end of the chain: its recorded head, and checkpoints beyond the last row read.
+  // The end of the chain: its head when verify began (every row up to it must be there), and
+  // checkpoints beyond the last row read.
   const lastPos = expected - 1;
   if (head.pos > lastPos) {
     const b = bridge(expected, head.pos);
@@ -246,7 +247,13 @@ export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Prom
       });
     }
   } else if (head.pos < lastPos) {
-    problem({ kind: 'inserted', chain_pos: head.pos + 1, message: `rows at positions ${head.pos + 1}–${lastPos} were added behind Vigil's back after its recorded head (${head.pos})` });
+    // Rows committed while verify read are past the head read at the start: the head now says
+    // whether Vigil wrote them.
+    const now = await chainState(db);
+    report.head_pos = now.pos;
+    if (now.pos < lastPos) {
+      problem({ kind: 'inserted', chain_pos: now.pos + 1, message: `rows at positions ${now.pos + 1}–${lastPos} were added behind Vigil's back after its recorded head (${now.pos})` });
+    }
   }
   for (const [pos, list] of checkpointsAt) {
     if (pos <= lastPos || pos < (opts.since ? expected : 1)) continue;
