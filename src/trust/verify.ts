@@ -66,6 +66,8 @@ interface Row {
   id: string;
   level: string;
   message: string;
+  /** Whether the stored message starts with U+FEFF (the embedded store's text decoder drops it). */
+  bom: boolean;
   t: string;
   event_type: string;
   log_metadata: unknown;
@@ -175,7 +177,7 @@ export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Prom
 
   for (;;) {
     const { rows } = await db.query<Row>(
-      `SELECT seq, id::text AS id, level, message, (extract(epoch FROM "timestamp") * 1000)::text AS t, event_type, log_metadata, chain_pos, chain_hash
+      `SELECT seq, id::text AS id, level, message, left(message, 1) = U&'\\FEFF' AS bom, (extract(epoch FROM "timestamp") * 1000)::text AS t, event_type, log_metadata, chain_pos, chain_hash
          FROM logs WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [afterSeq, pageRows],
     );
@@ -212,7 +214,8 @@ export async function verifyChain(db: Queryable, opts: VerifyOptions = {}): Prom
           linked = false;
         }
       }
-      const canon = canonicalRow(r.id, r.level, msText(r.t), r.event_type, r.message, canonicalJson(r.log_metadata) ?? '{}');
+      const message = r.bom && !r.message.startsWith('\uFEFF') ? '\uFEFF' + r.message : r.message;
+      const canon = canonicalRow(r.id, r.level, msText(r.t), r.event_type, message, canonicalJson(r.log_metadata) ?? '{}');
       if (linked) {
         const h = link(prev, pos, canon);
         if (h.equals(stored)) report.chained++;

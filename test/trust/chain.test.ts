@@ -249,6 +249,10 @@ for (const backend of BACKENDS) {
         if (v.ok) rows.push(v.row);
       }
       assert.ok(rows.length > 200, `${rows.length} valid cases`);
+      // A message starting with a byte order mark (the embedded store's text decoder drops it on read).
+      const bom = validateEvent({ event_type: 'prop.case', message: '\uFEFFstarts with a BOM', timestamp: new Date(T0).toISOString() }, T0);
+      assert.ok(bom.ok);
+      rows.push(bom.row);
       const { rows: before } = await store.query<{ n: string }>('SELECT count(*) AS n FROM logs');
       await insertEvents(store, rows);
       const r = await verifyChain(store);
