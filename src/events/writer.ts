@@ -215,22 +215,36 @@ export class BatchWriter {
         // A sink that fails to open is handled like any write failure: spool, back off, retry.
         const sink = this.sink ?? (this.sink = await (this.opts.sink as () => Promise<EventSink>)());
         if (head.spilling) await head.spilling;
-        const rows = head.rows ?? (await this.spool.read(head.file!));
+        // Spooled batches are replayed several to a commit (up to batchSize rows): an outage of a
+        // minute leaves thousands of small ones, and a commit each would take as long again.
+        const group = [head];
+        if (!head.rows) {
+          let n = head.count;
+          for (let i = 1; i < this.queue.length; i++) {
+            const b = this.queue[i];
+            if (b.rows || !b.file || b.spilling || n + b.count > this.batchSize) break;
+            group.push(b);
+            n += b.count;
+          }
+        }
+        let rows = head.rows ?? (await this.spool.read(head.file!));
+        for (let i = 1; i < group.length; i++) rows = rows.concat(await this.spool.read(group[i].file!));
         const t0 = performance.now();
         await this.commit(sink, rows, head, head.rows ? head.prepared : undefined);
         this.counters.last_commit_ms = performance.now() - t0;
         // A spill may have raced with the commit (flush timed out): let it finish, then remove its file.
         if (head.spilling) await head.spilling;
-        this.queue.shift();
+        this.queue.splice(0, group.length);
         if (head.rows) {
           this.memRows -= head.count;
           head.rows = undefined;
         }
-        if (head.file) {
-          await this.spool.remove(head.file);
-          this.spoolBytes -= head.bytes;
+        for (const b of group) {
+          if (!b.file) continue;
+          await this.spool.remove(b.file);
+          this.spoolBytes -= b.bytes;
         }
-        this.committedN = head.n;
+        this.committedN = group[group.length - 1].n;
         this.counters.committed += rows.length;
         this.counters.batches++;
         if (this.failing) {
