@@ -16,7 +16,7 @@ export type FieldType =
   | 'string' // non-empty text (max 8 KiB unless `maxLength` says otherwise)
   | 'text' // text that may be long (stack traces, descriptions); bounded by the metadata limit
   | 'count' // non-negative integer
-  | 'amount' // non-negative finite number (durations, money)
+  | 'amount' // non-negative number up to MAX_AMOUNT (durations, money)
   | 'http_status' // integer 100..599
   | 'object' // a JSON object
   | 'json'; // any JSON value
@@ -202,6 +202,11 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_METADATA_BYTES = 256 * 1024;
 /** A `string` field longer than this is refused; `text` fields are bounded by MAX_METADATA_BYTES only. */
 export const MAX_STRING_FIELD_CHARS = 8 * 1024;
+/**
+ * The largest `amount` (ms, US dollars): far beyond any real duration or cost, and small enough
+ * that the statistics' sums (double precision) cannot overflow, as two amounts near 1.8e308 did.
+ */
+export const MAX_AMOUNT = 1e15;
 
 export function isBuiltin(eventType: string): eventType is BuiltinEventType {
   return Object.prototype.hasOwnProperty.call(CATALOGUE, eventType);

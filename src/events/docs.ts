@@ -2,6 +2,7 @@
 import {
   CATALOGUE,
   CUSTOM_EVENT_TYPE_PATTERN,
+  MAX_AMOUNT,
   MAX_MESSAGE_BYTES,
   MAX_METADATA_BYTES,
   MAX_STRING_FIELD_CHARS,
@@ -15,7 +16,7 @@ const TYPE_TEXT: Record<FieldType, string> = {
   string: `string (1 to ${MAX_STRING_FIELD_CHARS} characters)`,
   text: 'string (any length within the metadata limit)',
   count: 'integer ≥ 0',
-  amount: 'number ≥ 0',
+  amount: `number from 0 to ${MAX_AMOUNT.toExponential()}`,
   http_status: 'integer 100–599',
   object: 'JSON object',
   json: 'any JSON value',
@@ -56,7 +57,7 @@ export function renderEventsDoc(): string {
   out.push('| field | type | meaning |');
   out.push('|---|---|---|');
   out.push('| `id` | UUID | your own id, to make retries idempotent; generated (UUIDv7) when absent |');
-  out.push('| `timestamp` | ISO 8601 date-time with a zone | when it happened; defaults to when it was accepted |');
+  out.push('| `timestamp` | ISO 8601 date-time with a zone, years 0001–9999 (UTC) | when it happened; defaults to when it was accepted |');
   out.push('| `level` | DEBUG … CRITICAL | overrides the type\'s default level |');
   out.push('| `message` | string | overrides the generated message |');
   out.push('');

@@ -50,6 +50,9 @@ export interface Page {
 
 export class BadCursorError extends Error {}
 
+/** The largest `seq` (a bigint column). */
+const MAX_SEQ = 9_223_372_036_854_775_807n;
+
 /** Cursors are opaque to clients: `v1.<seq>` in base64url. */
 export function encodeCursor(seq: string): string {
   return Buffer.from(`v1.${seq}`).toString('base64url');
@@ -58,7 +61,8 @@ export function encodeCursor(seq: string): string {
 export function decodeCursor(cursor: string): string {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const m = /^v1\.(0|[1-9]\d{0,18})$/.exec(text);
-  if (m === null) throw new BadCursorError('cursor is not one this server issued');
+  // Nineteen digits can exceed bigint's range, which PostgreSQL would refuse with an error (a 500).
+  if (m === null || BigInt(m[1]) > MAX_SEQ) throw new BadCursorError('cursor is not one this server issued');
   return m[1];
 }
 

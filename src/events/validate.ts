@@ -11,6 +11,7 @@ import {
   CUSTOM_EVENT_TYPE_PATTERN,
   ENVELOPE_FIELDS,
   LEVELS,
+  MAX_AMOUNT,
   MAX_MESSAGE_BYTES,
   MAX_METADATA_BYTES,
   MAX_STRING_FIELD_CHARS,
@@ -31,7 +32,12 @@ export type Validated = { ok: true; row: EventRow } | { ok: false; problems: Pro
 
 /** `field: problem; field: problem` — the one-line form used in results and logs. */
 export function formatProblems(problems: readonly Problem[]): string {
-  return problems.map((p) => `${p.field}: ${p.problem}`).join('; ');
+  return problems.map((p) => `${fieldName(p.field)}: ${p.problem}`).join('; ');
+}
+
+/** A field name as written in an error: quoted (JSON) when it is empty or would blur the `field: problem; …` form. */
+function fieldName(f: string): string {
+  return /^[^\s:;"]([^:;"]*[^\s:;"])?$/.test(f) ? f : JSON.stringify(f);
 }
 
 /** A short, safe rendering of a bad value for an error message. */
@@ -71,7 +77,11 @@ const EXPECT: Record<FieldType, Check> = {
   text: (v) => (typeof v === 'string' ? badText(v) : `expected a string, got ${show(v)}`),
   count: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : `expected a non-negative integer, got ${show(v)}`),
   amount: (v) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : `expected a non-negative number, got ${show(v)}`,
+    typeof v !== 'number' || !(v >= 0)
+      ? `expected a non-negative number, got ${show(v)}`
+      : v > MAX_AMOUNT
+        ? `too large: ${show(v)}, at most ${MAX_AMOUNT.toExponential()}`
+        : null,
   http_status: (v) =>
     Number.isInteger(v) && (v as number) >= 100 && (v as number) <= 599
       ? null
@@ -84,10 +94,19 @@ const EXPECT: Record<FieldType, Check> = {
 /** Deep-copies a JSON value, so later changes by the caller do not reach the buffered event. */
 function copyJson(field: string, v: unknown, problems: Problem[]): { value: unknown; bytes: number } | null {
   let json: string | undefined;
+  let value: unknown;
+  let bad: string | null = null;
   try {
     json = JSON.stringify(v);
+    if (json !== undefined) {
+      value = JSON.parse(json, (key, val: unknown) => {
+        if (bad === null) bad = badText(key) ?? (typeof val === 'string' ? badText(val) : null);
+        return val;
+      });
+    }
   } catch (err) {
-    const why = /circular/i.test(String(err)) ? 'it contains a circular reference' : (err as Error).message;
+    // Both calls recurse: a value nested some thousands deep overflows the stack (a RangeError).
+    const why = /circular/i.test(String(err)) ? 'it contains a circular reference' : err instanceof RangeError ? 'it is nested too deeply' : (err as Error).message;
     problems.push({ field, problem: `not JSON-serialisable: ${why}` });
     return null;
   }
@@ -95,11 +114,6 @@ function copyJson(field: string, v: unknown, problems: Problem[]): { value: unkn
     problems.push({ field, problem: `expected a JSON value, got ${show(v)}` });
     return null;
   }
-  let bad: string | null = null;
-  const value: unknown = JSON.parse(json, (key, val: unknown) => {
-    if (bad === null) bad = badText(key) ?? (typeof val === 'string' ? badText(val) : null);
-    return val;
-  });
   if (bad !== null) {
     problems.push({ field, problem: bad });
     return null;
@@ -139,12 +153,22 @@ const COMPILED: Record<string, Compiled> = Object.fromEntries(
 const ENVELOPE = new Set<string>(ENVELOPE_FIELDS);
 const LEVEL_SET = new Set<string>(LEVELS);
 
-/** Milliseconds from an ISO 8601 string or a Date, or null. */
+/** The times PostgreSQL can take as ISO text: JavaScript writes others as `+010000-…`, `-000001-…`, and 0000 is no year to it. */
+const MIN_TIME_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const MAX_TIME_MS = Date.parse('9999-12-31T23:59:59.999Z');
+const inRange = (ms: number) => ms >= MIN_TIME_MS && ms <= MAX_TIME_MS;
+
+/** Milliseconds from an ISO 8601 string or a Date (years 0001 to 9999, UTC), or null. */
 export function parseTimestamp(v: unknown): number | null {
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.getTime();
-  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) return null;
-  const ms = Date.parse(v);
-  return Number.isNaN(ms) ? null : ms;
+  if (v instanceof Date) return inRange(v.getTime()) ? v.getTime() : null;
+  const m = typeof v === 'string' ? /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.exec(v) : null;
+  if (m === null) return null;
+  // Date.parse rolls impossible times over (2026-02-30 is taken as March 2, 24:00 as the next day).
+  const [y, mo, d, h] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (mo < 1 || mo > 12 || d < 1 || d > [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1] || h > 23) return null;
+  const ms = Date.parse(v as string);
+  return inRange(ms) ? ms : null;
 }
 
 function applyEnvelope(
@@ -152,12 +176,12 @@ function applyEnvelope(
   defaultLevel: Level,
   problems: Problem[],
   now: number,
-): { id: string; time: number; level: Level; message: string | undefined } {
-  if (opts === undefined) return { id: uuidv7(now), time: now, level: defaultLevel, message: undefined };
+): { id: string; time: number; level: Level; message: string | undefined; checkId: boolean } {
+  if (opts === undefined) return { id: uuidv7(now), time: now, level: defaultLevel, message: undefined, checkId: false };
   let time = now;
   if (opts.timestamp !== undefined) {
     const t = parseTimestamp(opts.timestamp);
-    if (t === null) problems.push({ field: 'timestamp', problem: `expected an ISO 8601 date-time with a zone, got ${show(opts.timestamp)}` });
+    if (t === null) problems.push({ field: 'timestamp', problem: `expected an ISO 8601 date-time with a zone, in the years 0001 to 9999 (UTC), got ${show(opts.timestamp)}` });
     else time = t;
   }
   let id: string;
@@ -176,7 +200,9 @@ function applyEnvelope(
       problems.push({ field: 'message', problem: `expected a non-empty string, got ${show(opts.message)}` });
     else message = opts.message;
   }
-  return { id, time, level, message };
+  // An id given without a timestamp gets the time of this acceptance: a re-send of it would carry
+  // another time, so the write checks the id itself (see EventRow.checkId).
+  return { id, time, level, message, checkId: opts.id !== undefined && opts.timestamp === undefined };
 }
 
 function checkMessage(message: string, problems: Problem[]): void {
@@ -236,7 +262,9 @@ export function validateBuiltin(eventType: string, fields: unknown, opts: Envelo
   const message = env.message ?? c.message(metadata);
   checkMessage(message, problems);
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, row: { id: env.id, level: env.level, message, time: env.time, event_type: eventType, metadata } };
+  const row: EventRow = { id: env.id, level: env.level, message, time: env.time, event_type: eventType, metadata };
+  if (env.checkId) row.checkId = true;
+  return { ok: true, row };
 }
 
 function checkMetadataSize(metadata: Record<string, unknown>, problems: Problem[]): void {
@@ -280,5 +308,7 @@ function validateCustom(eventType: string, fields: Record<string, unknown>, opts
   checkMessage(message, problems);
   if (problems.length > 0) return { ok: false, problems };
   const metadata = copy.value as Record<string, unknown>;
-  return { ok: true, row: { id: env.id, level: env.level, message, time: env.time, event_type: eventType, metadata } };
+  const row: EventRow = { id: env.id, level: env.level, message, time: env.time, event_type: eventType, metadata };
+  if (env.checkId) row.checkId = true;
+  return { ok: true, row };
 }

@@ -4,6 +4,7 @@
  */
 import { CUSTOM_EVENT_TYPE_PATTERN, LEVELS, MAX_STRING_FIELD_CHARS, type Level } from '../events/catalogue.js';
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, type EventFilters, type Order } from '../events/queries.js';
+import { ApiError, E } from './errors.js';
 
 const TYPE = CUSTOM_EVENT_TYPE_PATTERN.source.replace(/^\^|\$$/g, '');
 const text = (description: string) => ({ type: 'string', minLength: 1, maxLength: MAX_STRING_FIELD_CHARS, description });
@@ -61,17 +62,54 @@ export const EXPORT_QUERY_SCHEMA = {
   },
 } as const;
 
+/** A 400 naming the query parameter and its problem, like the schema's own refusals. */
+function invalidParam(name: string, problem: string): ApiError {
+  const p = { field: `querystring/${name}`, problem };
+  return new ApiError(E.invalidQuery, `${E.invalidQuery.message}: ${p.field}: ${p.problem}`, { problems: [p] });
+}
+
+/**
+ * A `since`/`until` parameter as a Date. The schema's date-time format admits a leap second
+ * (`23:59:60`), which JavaScript dates cannot hold: refused here, naming the parameter, rather
+ * than failing later as an internal error.
+ */
+export function queryDate(name: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw invalidParam(name, 'not a date-time this server can represent (a leap second, 23:59:60, is not supported)');
+  return d;
+}
+
+/** The range `logs` can hold (event timestamps are refused outside it); PostgreSQL cannot parse JavaScript's ISO text beyond it. */
+const MIN_TIME_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const MAX_TIME_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** `since`/`until` of the event filters: also within the years 0001 to 9999 (UTC). */
+function filterDate(name: string, value: string | undefined): Date | undefined {
+  const d = queryDate(name, value);
+  if (d !== undefined && (d.getTime() < MIN_TIME_MS || d.getTime() > MAX_TIME_MS)) {
+    throw invalidParam(name, 'out of range: events are from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z');
+  }
+  return d;
+}
+
+/** A text filter: PostgreSQL refuses a NUL in a parameter (an internal error otherwise); no stored event holds one. */
+function queryText(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.includes('\u0000')) throw invalidParam(name, 'contains a NUL character (U+0000), which no event can hold');
+  return value;
+}
+
 export function toFilters(q: FilterQuery): EventFilters {
   return {
     eventTypes: q.event_type?.flatMap((t) => t.split(',')),
     level: q.level,
-    since: q.since === undefined ? undefined : new Date(q.since),
-    until: q.until === undefined ? undefined : new Date(q.until),
-    taskId: q.task_id,
-    userId: q.user_id,
-    agentName: q.agent_name,
-    modelName: q.model_name,
-    status: q.status,
-    q: q.q,
+    since: filterDate('since', q.since),
+    until: filterDate('until', q.until),
+    taskId: queryText('task_id', q.task_id),
+    userId: queryText('user_id', q.user_id),
+    agentName: queryText('agent_name', q.agent_name),
+    modelName: queryText('model_name', q.model_name),
+    status: queryText('status', q.status),
+    q: queryText('q', q.q),
   };
 }

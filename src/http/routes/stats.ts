@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { STATS } from '../../stats/index.js';
 import type { Queryable } from '../../store/store.js';
 import { ERROR_SCHEMA } from '../errors.js';
+import { queryDate } from '../filters.js';
 
 export interface StatsRoutesOptions extends Record<string, unknown> {
   db: Queryable;
@@ -43,10 +44,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
     },
     async (req) => {
       const { since, until } = req.query;
-      return STATS[req.params.name](db, {
-        since: since === undefined ? undefined : new Date(since),
-        until: until === undefined ? undefined : new Date(until),
-      });
+      return STATS[req.params.name](db, { since: queryDate('since', since), until: queryDate('until', until) });
     },
   );
 };
