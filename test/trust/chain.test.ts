@@ -13,7 +13,7 @@ import { validateEvent } from '../../src/events/validate.js';
 import type { Store, Tx } from '../../src/store/store.js';
 import { canonicalJson, canonicalRow, link } from '../../src/trust/chain.js';
 import { createCheckpoint, listCheckpoints, loadSigningKey, signatureValid } from '../../src/trust/checkpoints.js';
-import { verifyChain, type VerifyReport } from '../../src/trust/verify.js';
+import { verifyChain, type VerifyOptions, type VerifyReport } from '../../src/trust/verify.js';
 import { BACKENDS, openHandles, openTestStore, tempDir } from '../helpers/stores.js';
 import { join } from 'node:path';
 
@@ -36,18 +36,33 @@ function events(n: number, from = 0): EventRow[] {
 }
 
 /** Runs `fn` in a transaction with the append-only triggers off, then rolls everything back. */
-async function tampered(store: Store, fn: (tx: Tx) => Promise<void>): Promise<VerifyReport> {
+async function tampered(store: Store, fn: (tx: Tx) => Promise<void>, opts: VerifyOptions = {}): Promise<VerifyReport> {
   let report: VerifyReport | undefined;
   await assert.rejects(
     store.transaction(async (tx) => {
       await tx.query('SET LOCAL session_replication_role = replica');
       await fn(tx);
-      report = await verifyChain(tx, { pageRows: 97 });
+      report = await verifyChain(tx, { pageRows: 97, ...opts });
       throw new Error('roll back');
     }),
     /roll back/,
   );
   return report!;
+}
+
+/** Changes row seq 10, then recomputes every hash after it and the head, and deletes the checkpoints. */
+async function rewriteAndRechain(tx: Tx): Promise<void> {
+  await tx.query(`UPDATE logs SET message = 'rewritten' WHERE seq = 10`);
+  const { rows } = await tx.query<{ seq: string; id: string; level: string; message: string; t: string; event_type: string; log_metadata: unknown; chain_pos: string }>(
+    `SELECT seq, id::text AS id, level, message, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS t, event_type, log_metadata, chain_pos FROM logs ORDER BY seq`,
+  );
+  let prev: Buffer = Buffer.alloc(32);
+  for (const row of rows) {
+    prev = link(prev, row.chain_pos, canonicalRow(row.id, row.level, row.t, row.event_type, row.message, canonicalJson(row.log_metadata)!));
+    await tx.query('UPDATE logs SET chain_hash = $1 WHERE seq = $2', [prev, row.seq]);
+  }
+  await tx.query('UPDATE vigil_chain SET hash = $1', [prev]);
+  await tx.query('DELETE FROM vigil_checkpoints');
 }
 
 async function rowAt(db: Store, seq: number): Promise<{ id: string; chain_pos: string }> {
@@ -178,52 +193,19 @@ for (const backend of BACKENDS) {
       assert.equal(ok.ok, true, JSON.stringify(ok.problems));
       assert.equal(ok.checkpoints_checked, 1, "the exported copy of a checkpoint counts once");
 
-      // The intruder changes row 10 and recomputes every later hash and the head, and deletes the
+      // The intruder changes row 10, recomputes every later hash and the head, and deletes the
       // checkpoints from the database: the chain is self-consistent again.
-      const r = await tampered(store, async (tx) => {
-        await tx.query(`UPDATE logs SET message = 'rewritten' WHERE seq = 10`);
-        const { rows } = await tx.query<{ seq: string; id: string; level: string; message: string; t: string; event_type: string; log_metadata: unknown; chain_pos: string }>(
-          `SELECT seq, id::text AS id, level, message, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS t, event_type, log_metadata, chain_pos FROM logs ORDER BY seq`,
-        );
-        let prev: Buffer = Buffer.alloc(32);
-        for (const row of rows) {
-          prev = link(prev, row.chain_pos, canonicalRow(row.id, row.level, row.t, row.event_type, row.message, canonicalJson(row.log_metadata)!));
-          await tx.query('UPDATE logs SET chain_hash = $1 WHERE seq = $2', [prev, row.seq]);
-        }
-        await tx.query('UPDATE vigil_chain SET hash = $1', [prev]);
-        await tx.query('DELETE FROM vigil_checkpoints');
-        const inside = await verifyChain(tx);
-        assert.equal(inside.ok, true, 'without an outside checkpoint the rewrite is self-consistent');
-      });
-      assert.equal(r.ok, true);
+      const r = await tampered(store, rewriteAndRechain);
+      assert.equal(r.ok, true, 'without an outside checkpoint the rewrite is self-consistent');
       const caught = await tampered(store, async (tx) => {
         await tx.query(`UPDATE logs SET message = 'rewritten' WHERE seq = 10`);
       });
       assert.equal(caught.ok, false);
-      // And with the exported checkpoints, the fully re-chained rewrite is named too.
-      let withFile: VerifyReport | undefined;
-      await assert.rejects(
-        store.transaction(async (tx) => {
-          await tx.query('SET LOCAL session_replication_role = replica');
-          await tx.query(`UPDATE logs SET message = 'rewritten' WHERE seq = 10`);
-          const { rows } = await tx.query<{ seq: string; id: string; level: string; message: string; t: string; event_type: string; log_metadata: unknown; chain_pos: string }>(
-            `SELECT seq, id::text AS id, level, message, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS t, event_type, log_metadata, chain_pos FROM logs ORDER BY seq`,
-          );
-          let prev: Buffer = Buffer.alloc(32);
-          for (const row of rows) {
-            prev = link(prev, row.chain_pos, canonicalRow(row.id, row.level, row.t, row.event_type, row.message, canonicalJson(row.log_metadata)!));
-            await tx.query('UPDATE logs SET chain_hash = $1 WHERE seq = $2', [prev, row.seq]);
-          }
-          await tx.query('UPDATE vigil_chain SET hash = $1', [prev]);
-          await tx.query('DELETE FROM vigil_checkpoints');
-          withFile = await verifyChain(tx, { fileCheckpoints: exported });
-          throw new Error('roll back');
-        }),
-        /roll back/,
-      );
-      assert.equal(withFile!.ok, false);
-      assert.equal(withFile!.problems[0].kind, 'checkpoint');
-      assert.match(withFile!.problems[0].message, new RegExp(`signed position ${N} with another hash`));
+      // With the exported checkpoints, the fully re-chained rewrite is named too.
+      const withFile = await tampered(store, rewriteAndRechain, { fileCheckpoints: exported });
+      assert.equal(withFile.ok, false);
+      assert.equal(withFile.problems[0].kind, 'checkpoint');
+      assert.match(withFile.problems[0].message, new RegExp(`signed position ${N} with another hash`));
     });
 
     it('refuses a checkpoint whose signature was altered, and one from an untrusted key', async () => {
