@@ -9,7 +9,7 @@
  * and the chain never holds a row twice.
  */
 import { sqlState, UNIQUE_VIOLATION, type Store, type Tx } from '../store/store.js';
-import { appendChained, beginChain, prepareRows, type PreparedRows } from '../trust/chain.js';
+import { appendChained, beginChain, prepareRows, type ChainTail, type PreparedRows } from '../trust/chain.js';
 import type { EventRow } from './types.js';
 
 /** The CPU work of a write that can be done ahead of it (see EventSink.prepare). */
@@ -24,7 +24,7 @@ async function storedIds(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
 }
 
 /** Writes rows in `tx`, leaving out ids stored already (and repeats within the batch). Returns how many were new. */
-export async function insertIdempotent(tx: Tx, rows: readonly EventRow[], prepared?: PreparedRows): Promise<number> {
+export async function insertIdempotent(tx: Tx, rows: readonly EventRow[], prepared?: PreparedRows, tail?: ChainTail): Promise<number> {
   if (rows.length === 0) return 0;
   const p = prepared ?? prepareRows(rows);
   const head = await beginChain(tx, p.months);
@@ -35,23 +35,25 @@ export async function insertIdempotent(tx: Tx, rows: readonly EventRow[], prepar
     seen.add(id);
     return true;
   });
-  return appendChained(tx, head, p, keep);
+  return appendChained(tx, head, p, keep, tail);
 }
 
 /**
  * Commits a batch; idempotent. Returns how many rows were new. `prepared` is the batch already
- * encoded (encodeRows), when the caller did it ahead of time.
+ * encoded (encodeRows, perhaps chained ahead: chainAhead), when the caller did it ahead of time;
+ * `tail` is the caller's record of where its chain ends.
  */
-export async function insertEvents(store: Store, rows: readonly EventRow[], prepared?: PreparedRows): Promise<number> {
+export async function insertEvents(store: Store, rows: readonly EventRow[], prepared?: PreparedRows, tail?: ChainTail): Promise<number> {
   if (rows.length === 0) return 0;
   const p = prepared ?? prepareRows(rows);
   // On PostgreSQL rows are unique by (id, timestamp): ids sent without a timestamp are looked up.
-  if (store.kind === 'postgres' && rows.some((r) => r.checkId === true)) return store.transaction((tx) => insertIdempotent(tx, rows, p));
+  if (store.kind === 'postgres' && rows.some((r) => r.checkId === true)) return store.transaction((tx) => insertIdempotent(tx, rows, p, tail));
   try {
-    return await store.transaction(async (tx) => appendChained(tx, await beginChain(tx, p.months), p));
+    return await store.transaction(async (tx) => appendChained(tx, await beginChain(tx, p.months), p, undefined, tail));
   } catch (err) {
+    if (tail !== undefined) tail.last = null; // the chain did not end where this batch said
     if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
-    return store.transaction((tx) => insertIdempotent(tx, rows, p));
+    return store.transaction((tx) => insertIdempotent(tx, rows, p, tail));
   }
 }
 

@@ -1,7 +1,7 @@
 /** Where the batching writer commits: the store in-process, or a Vigil server over HTTP. */
 import type { Store } from '../store/store.js';
 import { encodeRows, insertEvents, isDataError } from './insertEvents.js';
-import type { PreparedRows } from '../trust/chain.js';
+import { chainAhead, type ChainTail, type PreparedRows } from '../trust/chain.js';
 import type { EventRow } from './types.js';
 
 export interface EventSink {
@@ -22,11 +22,18 @@ export interface EventSink {
 
 /** The in-process sink: COPY into `logs`. */
 export function storeSink(store: Store, ownsStore: boolean): EventSink {
+  // Batches are prepared in the order they are written: each is chained ahead from where the one
+  // before it ends, while that one is being written (this writer is usually the only one).
+  const tail: ChainTail = { last: null };
   return {
     write: async (rows, prepared) => {
-      await insertEvents(store, rows, prepared as PreparedRows | undefined);
+      await insertEvents(store, rows, prepared as PreparedRows | undefined, tail);
     },
-    prepare: (rows) => encodeRows(rows),
+    prepare: (rows) => {
+      const p = encodeRows(rows);
+      chainAhead(p, tail);
+      return p;
+    },
     isPermanent: isDataError,
     close: async () => {
       if (ownsStore) await store.close();

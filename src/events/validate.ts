@@ -133,6 +133,11 @@ interface Compiled {
   eventType: string;
   level: Level;
   fields: CompiledField[];
+  /**
+   * The stored keys in sorted order: indexes into `fields`, -1 for `event_type`. Metadata is built
+   * in this order so that its JSON is canonical as it is (src/trust/chain.ts) — the fast path.
+   */
+  order: number[];
   known: Set<string>;
   message: (f: Record<string, unknown>) => string;
 }
@@ -144,7 +149,12 @@ function compile(eventType: string, spec: EventSpec): Compiled {
     check: EXPECT[f.type],
     deep: f.type === 'object' || f.type === 'json',
   }));
-  return { eventType, level: spec.level, fields, known: new Set(Object.keys(spec.fields)), message: spec.message };
+  const order = [-1, ...fields.map((_, i) => i)].sort((a, b) => {
+    const x = a < 0 ? 'event_type' : fields[a].name;
+    const y = b < 0 ? 'event_type' : fields[b].name;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return { eventType, level: spec.level, fields, order, known: new Set(Object.keys(spec.fields)), message: spec.message };
 }
 
 const COMPILED: Record<string, Compiled> = Object.fromEntries(
@@ -226,14 +236,16 @@ export function validateBuiltin(eventType: string, fields: unknown, opts: Envelo
     return { ok: false, problems: [{ field: '(event)', problem: `expected an object with the fields of ${eventType}, got ${show(fields)}` }] };
   }
   const input = fields as Record<string, unknown>;
-  const metadata: Record<string, unknown> = { event_type: eventType };
+  // Values by field, in the catalogue's order (so problems are too); absent ones stay undefined.
+  const values = new Array<unknown>(c.fields.length);
   // Upper bound of the stored JSON's size, in bytes; measured exactly only when it could be over.
   let bound = 64;
-  for (const f of c.fields) {
+  for (let i = 0; i < c.fields.length; i++) {
+    const f = c.fields[i];
     const v = input[f.name];
     if (v === undefined || v === null) {
       if (f.required) problems.push({ field: f.name, problem: 'required' });
-      else if (v === null) metadata[f.name] = null;
+      else if (v === null) values[i] = null;
       continue;
     }
     const bad = f.check(v);
@@ -244,10 +256,10 @@ export function validateBuiltin(eventType: string, fields: unknown, opts: Envelo
     if (f.deep) {
       const copy = copyJson(f.name, v, problems);
       if (copy === null) continue;
-      metadata[f.name] = copy.value;
+      values[i] = copy.value;
       bound += copy.bytes + f.name.length + 4;
     } else {
-      metadata[f.name] = v;
+      values[i] = v;
       bound += typeof v === 'string' ? v.length * 6 + f.name.length + 6 : 32;
     }
   }
@@ -258,6 +270,11 @@ export function validateBuiltin(eventType: string, fields: unknown, opts: Envelo
   }
   const env = applyEnvelope(opts, c.level, problems, now);
   if (problems.length > 0) return { ok: false, problems };
+  const metadata: Record<string, unknown> = {};
+  for (const i of c.order) {
+    if (i < 0) metadata.event_type = eventType;
+    else if (values[i] !== undefined) metadata[c.fields[i].name] = values[i];
+  }
   if (bound > MAX_METADATA_BYTES) checkMetadataSize(metadata, problems);
   const message = env.message ?? c.message(metadata);
   checkMessage(message, problems);

@@ -108,6 +108,22 @@ export interface PreparedRows {
   canon: string[];
   /** First days (UTC) of the months the rows fall in: their partitions must exist. */
   months: string[];
+  /**
+   * The COPY data chained ahead of the write, from the head the writer expects to find (where its
+   * previous batch ended); used when the locked head is that one, recomputed otherwise.
+   */
+  ahead?: { from: ChainLink; data: string; end: ChainLink };
+}
+
+/** A position in the chain and its hash. */
+export interface ChainLink {
+  pos: number;
+  hash: Buffer;
+}
+
+/** Where one writer's chain ends as far as it knows: set as soon as a batch is hashed. */
+export interface ChainTail {
+  last: ChainLink | null;
 }
 
 export function prepareRows(rows: readonly EventRow[]): PreparedRows {
@@ -156,9 +172,9 @@ export async function beginChain(tx: Tx, months: readonly string[]): Promise<Cha
  * Chains and COPYs prepared rows after `head` (locked by beginChain in this transaction), then
  * moves the head. `keep` selects the rows to write (all when absent).
  */
-export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, keep?: readonly boolean[]): Promise<number> {
-  let pos = head.pos;
-  let hash = head.hash;
+function chainData(p: PreparedRows, from: ChainLink, keep?: readonly boolean[]): { data: string; end: ChainLink; n: number } {
+  let pos = from.pos;
+  let hash = from.hash;
   let data = '';
   let n = 0;
   for (let i = 0; i < p.lines.length; i++) {
@@ -168,13 +184,36 @@ export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, ke
     data += p.lines[i] + pos + '\t\\\\x' + hash.toString('hex') + '\n';
     n++;
   }
+  return { data, end: { pos, hash }, n };
+}
+
+/**
+ * Chains `p` ahead of its write, from where `tail` says this writer's chain ends, and moves the
+ * tail on: the hashing then overlaps the write in flight instead of holding the chain lock.
+ */
+export function chainAhead(p: PreparedRows, tail: ChainTail): void {
+  if (tail.last === null) return;
+  const { data, end } = chainData(p, tail.last);
+  p.ahead = { from: tail.last, data, end };
+  tail.last = end;
+}
+
+/**
+ * Chains and COPYs prepared rows after `head` (locked by beginChain in this transaction), then
+ * moves the head. `keep` selects the rows to write (all when absent). `tail`, when given, learns
+ * where the chain ends as soon as the rows are hashed.
+ */
+export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, keep?: readonly boolean[], tail?: ChainTail): Promise<number> {
+  const ahead = keep === undefined && p.ahead !== undefined && p.ahead.from.pos === head.pos && p.ahead.from.hash.equals(head.hash) ? p.ahead : undefined;
+  const { data, end, n } = ahead !== undefined ? { ...ahead, n: p.lines.length } : chainData(p, head, keep);
+  if (tail !== undefined && (ahead === undefined || tail.last === null)) tail.last = end;
   if (n === 0) return 0;
   // A batch within one month goes straight into its partition (see migration 010): COPY into the
   // partitioned parent would insert row by row because of the rollup triggers' transition tables.
   const month = p.months.length === 1 ? /^(\d{4})-(\d{2})-01$/.exec(p.months[0]) : null;
   await tx.copyIn(head.partitioned && month ? `logs_${month[1]}_${month[2]}` : 'logs', COPY_COLUMNS, data);
   // Under the chain lock the highest seq is this batch's last row.
-  await tx.query('UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()', [pos, hash]);
+  await tx.query('UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()', [end.pos, end.hash]);
   return n;
 }
 

@@ -11,7 +11,8 @@ import { insertEvents } from '../../src/events/insertEvents.js';
 import type { EventRow } from '../../src/events/types.js';
 import { validateEvent } from '../../src/events/validate.js';
 import type { Store, Tx } from '../../src/store/store.js';
-import { canonicalJson, canonicalRow, link } from '../../src/trust/chain.js';
+import { canonicalJson, canonicalRow, link, type PreparedRows } from '../../src/trust/chain.js';
+import { storeSink } from '../../src/events/sink.js';
 import { createCheckpoint, listCheckpoints, loadSigningKey, signatureValid } from '../../src/trust/checkpoints.js';
 import { verifyChain, type VerifyOptions, type VerifyReport } from '../../src/trust/verify.js';
 import { BACKENDS, openHandles, openTestStore, tempDir } from '../helpers/stores.js';
@@ -258,6 +259,32 @@ for (const backend of BACKENDS) {
         await writer;
       }
       assert.ok(k > 0);
+    });
+
+    it('chains batches ahead of their write, and chains them again when another writer moved the head', async () => {
+      const a = storeSink(store, false);
+      const b = storeSink(store, false);
+      const batch = (k: number) => events(30, 40_000 + 30 * k);
+      const first = batch(0);
+      await a.write(first, a.prepare!(first));
+      // Prepared while nothing else wrote: chained ahead from where a's last batch ended.
+      const [r1, r2] = [batch(1), batch(2)];
+      const [p1, p2] = [a.prepare!(r1), a.prepare!(r2)] as PreparedRows[];
+      assert.ok(p1.ahead && p2.ahead && p2.ahead.from.pos === p1.ahead.end.pos);
+      // Another writer moves the head: both must be chained again from the real head.
+      const other = batch(3);
+      await b.write(other, b.prepare!(other));
+      await a.write(r1, p1);
+      await a.write(r2, p2);
+      // Nobody else wrote since: this one's chain ahead is used as it is.
+      const r4 = batch(4);
+      const p4 = a.prepare!(r4) as PreparedRows;
+      await a.write(r4, p4);
+      const { rows } = await store.query<{ pos: string; hash: Uint8Array }>('SELECT pos, hash FROM vigil_chain');
+      assert.equal(Number(rows[0].pos), p4.ahead!.end.pos);
+      assert.ok(Buffer.from(rows[0].hash).equals(p4.ahead!.end.hash));
+      const r = await verifyChain(store);
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
     });
   });
 }
