@@ -11,6 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
+import { chainAhead, mergePrepared, prepareRows, type ChainTail, type PreparedRows } from '../trust/chain.js';
 import { insertEvents, isDataError } from './insertEvents.js';
 import type { EventRow } from './types.js';
 
@@ -42,6 +43,8 @@ export interface GroupCommitOptions extends GroupCommitStats {
 
 interface Pending {
   rows: readonly EventRow[];
+  /** Encoded, and chained ahead from where the submissions before it end, on arrival. */
+  prepared: PreparedRows;
   resolve: (outcomes: RowOutcome[]) => void;
   reject: (err: unknown) => void;
 }
@@ -52,6 +55,8 @@ export class GroupCommitter {
   private running: Promise<void> | null = null;
   private closed = false;
   private readonly maxRows: number;
+  /** Where this committer's chain ends: submissions are chained ahead while a commit is in flight. */
+  private readonly tail: ChainTail = { last: null };
 
   constructor(private readonly opts: GroupCommitOptions) {
     this.maxRows = opts.maxRows ?? DEFAULT_GROUP_MAX_ROWS;
@@ -67,7 +72,9 @@ export class GroupCommitter {
     if (this.closed) return Promise.reject(new CommitterClosedError());
     if (rows.length === 0) return Promise.resolve([]);
     return new Promise<RowOutcome[]>((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
+      const prepared = prepareRows(rows);
+      chainAhead(prepared, this.tail);
+      this.queue.push({ rows, prepared, resolve, reject });
       this.queuedRows += rows.length;
       if (this.running === null) {
         this.running = this.loop().finally(() => {
@@ -93,7 +100,7 @@ export class GroupCommitter {
       const rows = group.length === 1 ? group[0].rows : group.flatMap((g) => g.rows);
       const t0 = performance.now();
       try {
-        await insertEvents(this.opts.store, rows);
+        await insertEvents(this.opts.store, rows, mergePrepared(group.map((g) => g.prepared)), this.tail);
         this.opts.onCommit?.(rows.length, performance.now() - t0, true);
         for (const g of group) g.resolve(new Array<RowOutcome>(g.rows.length).fill(null));
         this.notify(rows);
@@ -112,7 +119,7 @@ export class GroupCommitter {
   private async isolate(group: Pending[]): Promise<void> {
     for (const g of group) {
       try {
-        await insertEvents(this.opts.store, g.rows);
+        await insertEvents(this.opts.store, g.rows, undefined, this.tail);
         g.resolve(new Array<RowOutcome>(g.rows.length).fill(null));
         this.notify(g.rows);
         continue;
@@ -126,7 +133,7 @@ export class GroupCommitter {
       try {
         for (const row of g.rows) {
           try {
-            await insertEvents(this.opts.store, [row]);
+            await insertEvents(this.opts.store, [row], undefined, this.tail);
             outcomes.push(null);
             this.notify([row]);
           } catch (err) {

@@ -124,6 +124,10 @@ export interface ChainLink {
 /** Where one writer's chain ends as far as it knows: set as soon as a batch is hashed. */
 export interface ChainTail {
   last: ChainLink | null;
+  /** Whether this writer's last write found the head where its previous write had left it. */
+  alone?: boolean;
+  /** Where this writer's last write left the head. */
+  wrote?: ChainLink;
 }
 
 export function prepareRows(rows: readonly EventRow[]): PreparedRows {
@@ -172,6 +176,28 @@ export async function beginChain(tx: Tx, months: readonly string[]): Promise<Cha
  * Chains and COPYs prepared rows after `head` (locked by beginChain in this transaction), then
  * moves the head. `keep` selects the rows to write (all when absent).
  */
+function sameLink(a: ChainLink, b: ChainLink): boolean {
+  return a.pos === b.pos && a.hash.equals(b.hash);
+}
+
+/** One PreparedRows of several, in order; chained ahead when each part continues the one before. */
+export function mergePrepared(list: readonly PreparedRows[]): PreparedRows {
+  if (list.length === 1) return list[0];
+  const merged: PreparedRows = { lines: [], canon: [], months: [] };
+  const months = new Set<string>();
+  let continuous = true;
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    for (const l of p.lines) merged.lines.push(l);
+    for (const c of p.canon) merged.canon.push(c);
+    for (const m of p.months) months.add(m);
+    if (p.ahead === undefined || (i > 0 && !sameLink(p.ahead.from, list[i - 1].ahead!.end))) continuous = false;
+  }
+  merged.months = [...months];
+  if (continuous) merged.ahead = { from: list[0].ahead!.from, data: list.map((p) => p.ahead!.data).join(''), end: list[list.length - 1].ahead!.end };
+  return merged;
+}
+
 function chainData(p: PreparedRows, from: ChainLink, keep?: readonly boolean[]): { data: string; end: ChainLink; n: number } {
   let pos = from.pos;
   let hash = from.hash;
@@ -192,7 +218,8 @@ function chainData(p: PreparedRows, from: ChainLink, keep?: readonly boolean[]):
  * tail on: the hashing then overlaps the write in flight instead of holding the chain lock.
  */
 export function chainAhead(p: PreparedRows, tail: ChainTail): void {
-  if (tail.last === null) return;
+  // With other writers moving the head in between, chaining ahead would be wasted work.
+  if (tail.last === null || tail.alone !== true) return;
   const { data, end } = chainData(p, tail.last);
   p.ahead = { from: tail.last, data, end };
   tail.last = end;
@@ -204,9 +231,13 @@ export function chainAhead(p: PreparedRows, tail: ChainTail): void {
  * where the chain ends as soon as the rows are hashed.
  */
 export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, keep?: readonly boolean[], tail?: ChainTail): Promise<number> {
-  const ahead = keep === undefined && p.ahead !== undefined && p.ahead.from.pos === head.pos && p.ahead.from.hash.equals(head.hash) ? p.ahead : undefined;
+  const ahead = keep === undefined && p.ahead !== undefined && sameLink(p.ahead.from, head) ? p.ahead : undefined;
   const { data, end, n } = ahead !== undefined ? { ...ahead, n: p.lines.length } : chainData(p, head, keep);
-  if (tail !== undefined && (ahead === undefined || tail.last === null)) tail.last = end;
+  if (tail !== undefined) {
+    tail.alone = tail.wrote !== undefined && sameLink(tail.wrote, head);
+    tail.wrote = end;
+    if (ahead === undefined || tail.last === null) tail.last = end;
+  }
   if (n === 0) return 0;
   // A batch within one month goes straight into its partition (see migration 010): COPY into the
   // partitioned parent would insert row by row because of the rollup triggers' transition tables.

@@ -265,8 +265,8 @@ for (const backend of BACKENDS) {
       const a = storeSink(store, false);
       const b = storeSink(store, false);
       const batch = (k: number) => events(30, 40_000 + 30 * k);
-      const first = batch(0);
-      await a.write(first, a.prepare!(first));
+      // Two writes in a row that find the head where the writer left it: it is writing alone.
+      for (const first of [batch(0), batch(5)]) await a.write(first, a.prepare!(first));
       // Prepared while nothing else wrote: chained ahead from where a's last batch ended.
       const [r1, r2] = [batch(1), batch(2)];
       const [p1, p2] = [a.prepare!(r1), a.prepare!(r2)] as PreparedRows[];
@@ -276,12 +276,15 @@ for (const backend of BACKENDS) {
       await b.write(other, b.prepare!(other));
       await a.write(r1, p1);
       await a.write(r2, p2);
-      // Nobody else wrote since: this one's chain ahead is used as it is.
+      // After writes that found the head where a left it, a chains ahead again and it is used as it is.
+      const r6 = batch(6);
+      await a.write(r6, a.prepare!(r6));
       const r4 = batch(4);
       const p4 = a.prepare!(r4) as PreparedRows;
       await a.write(r4, p4);
       const { rows } = await store.query<{ pos: string; hash: Uint8Array }>('SELECT pos, hash FROM vigil_chain');
-      assert.equal(Number(rows[0].pos), p4.ahead!.end.pos);
+      assert.ok(p4.ahead, 'chained ahead');
+      assert.equal(Number(rows[0].pos), p4.ahead.end.pos);
       assert.ok(Buffer.from(rows[0].hash).equals(p4.ahead!.end.hash));
       const r = await verifyChain(store);
       assert.equal(r.ok, true, JSON.stringify(r.problems));
