@@ -26,6 +26,7 @@ import type { EventRow } from '../src/events/types.js';
 import { validateEvent } from '../src/events/validate.js';
 import { migrate } from '../src/store/migrate.js';
 import { PostgresStore } from '../src/store/postgres.js';
+import type { Store } from '../src/store/store.js';
 import { STATS, type StatName } from '../src/stats/index.js';
 
 const { values: args } = parseArgs({
@@ -162,6 +163,7 @@ async function benchIngest(): Promise<void> {
     const total = { plain: 0, rollups: 0 };
     for (let round = 0; round < INGEST_ROUNDS; round++) {
       const store = await freshStore('vigil_bench_ingest');
+      await ensurePartitions(store, '2026-01-01T00:00:00Z', Math.ceil((rows.length * 50) / 86_400_000) + 1);
       try {
         await store.exec('CREATE TABLE logs_plain (LIKE logs INCLUDING ALL)');
         await store.exec('CHECKPOINT');
@@ -169,7 +171,8 @@ async function benchIngest(): Promise<void> {
           const order = (i + round) % 2 === 0 ? (['plain', 'rollups'] as const) : (['rollups', 'plain'] as const);
           for (const kind of order) {
             const t0 = performance.now();
-            await store.copyIn(kind === 'plain' ? 'logs_plain' : 'logs', COLUMNS, data);
+            // Into January's partition, as the writer does with a batch of one month (see migration 010).
+            await store.copyIn(kind === 'plain' ? 'logs_plain' : 'logs_2026_01', COLUMNS, data);
             total[kind] += performance.now() - t0;
           }
         }
@@ -286,12 +289,16 @@ async function benchStats(): Promise<void> {
 }
 
 /** Loads ROWS events in chunks; the rollup trigger runs once per chunk. */
-async function load(store: PostgresStore): Promise<void> {
-  // The monthly partitions of the load's days (the writer makes them on demand; this load is SQL).
+/** The monthly partitions of `days` from `start` (the writer makes them on demand; these loads are COPY and SQL). */
+async function ensurePartitions(store: Store, start: string, days: number): Promise<void> {
   await store.query(
-    `SELECT vigil_logs_ensure_partition(m::date) FROM generate_series(date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'), $1::timestamptz AT TIME ZONE 'UTC' + interval '${DAYS} days', interval '1 month') AS m`,
-    [LOAD_START],
+    `SELECT vigil_logs_ensure_partition(m::date) FROM generate_series(date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'), $1::timestamptz AT TIME ZONE 'UTC' + $2 * interval '1 day', interval '1 month') AS m`,
+    [start, days],
   );
+}
+
+async function load(store: PostgresStore): Promise<void> {
+  await ensurePartitions(store, LOAD_START, DAYS);
   const t0 = performance.now();
   for (let from = 0; from < ROWS; from += LOAD_CHUNK) {
     const to = Math.min(ROWS, from + LOAD_CHUNK);
