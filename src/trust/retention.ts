@@ -85,6 +85,9 @@ export async function applyRetention(store: Store, opts: { olderThanMs: number; 
   const now = opts.now ?? new Date();
   const cutoff = new Date(now.getTime() - opts.olderThanMs);
   const run = async (tx: Tx): Promise<RetentionResult> => {
+    // `logs` before the chain head (the lock order of vigil_chain_begin): dropping partitions needs
+    // ACCESS EXCLUSIVE, and asking for it while holding the head could deadlock with a reader.
+    if (store.kind === 'postgres' && !opts.dryRun) await tx.query('LOCK TABLE logs IN ACCESS EXCLUSIVE MODE');
     await beginChain(tx, []);
     let removedBefore: Date | null = null;
     let dropped: Partition[] = [];

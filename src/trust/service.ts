@@ -55,9 +55,9 @@ export class TrustService {
   /** Makes the partitions of this month and the next (PostgreSQL; a no-op on the embedded store). */
   async preparePartitions(now = new Date()): Promise<void> {
     const months = [0, 1].map((k) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + k, 1)).toISOString().slice(0, 10));
-    await this.store.transaction(async (tx) => {
-      await tx.query('SELECT vigil_chain_begin($1::date[])', [months]);
-    });
+    // Not under the chain head: making a partition waits for readers of `logs`, which must not
+    // wait for the head in turn.
+    for (const m of months) await this.store.query('SELECT vigil_logs_ensure_partition($1::date)', [m]);
   }
 
   /** Starts the schedules of `vigil serve`. */

@@ -221,9 +221,12 @@ for (const backend of BACKENDS) {
           { status: 400, body: fcmErrorBody(400, 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', `The registration token ${FCM_DEVICE} is not valid ${peers.fcm.serviceAccount.private_key}`) },
         );
         peers.apns.answer({ status: 503, reason: `ServiceUnavailable ${APNS_DEVICE}` }, { status: 400, reason: `BadDeviceToken ${APNS_DEVICE} ${apnsKeyLines[1]}` });
+        // Only the probe's own message (the failing-channel alerts, also email, come in between).
         peers.smtp.script(
-          { phase: 'rcpt', code: 451, message: `4.7.1 <${EMAIL_TO}> greylisted for ${SMTP_USER}:${SMTP_PASS}` },
-          { phase: 'rcpt', code: 550, message: `5.1.1 <${EMAIL_TO}>: rejected (${SMTP_PASS})` },
+          { phase: 'data', subject: /leak-1/, code: 451, message: `4.7.1 <${EMAIL_TO}> greylisted for ${SMTP_USER}:${SMTP_PASS}` },
+          { phase: 'data', subject: /leak-1/, code: 550, message: `5.1.1 <${EMAIL_TO}>: rejected (${SMTP_PASS})` },
+          // And `vigil notify test --channel email`, later.
+          { phase: 'data', subject: /Vigil test notification/, code: 550, message: `5.7.1 <${EMAIL_TO}>: refused for ${SMTP_USER}:${SMTP_PASS}` },
         );
       }
 

@@ -17,6 +17,8 @@ export interface SmtpScript {
   message?: string;
   /** At DATA: take the message and never answer. */
   hang?: boolean;
+  /** At DATA: only for a message whose subject matches (others pass it by and are accepted). */
+  subject?: RegExp;
 }
 
 export interface SmtpPeerOptions {
@@ -72,9 +74,17 @@ export async function startSmtpPeer(options: SmtpPeerOptions = {}): Promise<Smtp
       cb(s ? smtpError(s.code ?? 550, s.message ?? `5.1.1 <${address.address}>: Recipient address rejected`) : null);
     },
     onData(stream, session, cb) {
-      const s = take('data');
+      const first = queue[0];
+      const s = first?.phase === 'data' && first.subject === undefined ? take('data') : undefined;
       simpleParser(stream)
-        .then((mail) => {
+        .then((parsed) => {
+          const mail = parsed;
+          // A script waiting for a subject is taken by the first message that has it.
+          if (s === undefined && queue[0]?.phase === 'data' && queue[0].subject?.test(mail.subject ?? '')) {
+            const t = queue.shift()!;
+            if (t.hang) return;
+            return cb(fail(t));
+          }
           if (s?.hang) return;
           if (s) return cb(fail(s));
           mails.push(mail);
