@@ -49,14 +49,15 @@ $$;
 
 -- The start of every write to `logs`: locks the chain head until the transaction ends, makes the
 -- partitions of the rows' months exist, and returns the head (and whether `logs` is partitioned).
--- Lock order, everywhere: `logs` first, then the chain head. A reader of `logs` that then writes an
--- audit event (the rule evaluator) and retention (ACCESS EXCLUSIVE on `logs`, then the head) take
--- them in the same order, so none of them can wait for another in a circle.
+-- Writers take the head before any lock on `logs`, so writers never wait for each other in a
+-- circle. Making a partition here (a month with none yet; the next month is made ahead, without
+-- the head) asks for ACCESS EXCLUSIVE on `logs` while holding the head: a transaction that read
+-- `logs` and then waits for the head (the rule evaluator writing an audit event) can then deadlock
+-- with it; PostgreSQL aborts one of the two, and both retry.
 CREATE FUNCTION vigil_chain_begin(months date[]) RETURNS TABLE (pos bigint, hash bytea, partitioned boolean) LANGUAGE plpgsql AS $$
 DECLARE
   m date;
 BEGIN
-  LOCK TABLE logs IN ROW EXCLUSIVE MODE;
   PERFORM 1 FROM vigil_chain c FOR UPDATE;
   FOREACH m IN ARRAY coalesce(months, '{}'::date[]) LOOP
     PERFORM vigil_logs_ensure_partition(date_trunc('month', m)::date);

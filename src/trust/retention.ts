@@ -85,9 +85,10 @@ export async function applyRetention(store: Store, opts: { olderThanMs: number; 
   const now = opts.now ?? new Date();
   const cutoff = new Date(now.getTime() - opts.olderThanMs);
   const run = async (tx: Tx): Promise<RetentionResult> => {
-    // `logs` before the chain head (the lock order of vigil_chain_begin): dropping partitions needs
-    // ACCESS EXCLUSIVE, and asking for it while holding the head could deadlock with a reader.
-    if (store.kind === 'postgres' && !opts.dryRun) await tx.query('LOCK TABLE logs IN ACCESS EXCLUSIVE MODE');
+    // The head first, as every writer takes it (taking `logs` first would deadlock with a writer
+    // holding the head and waiting to COPY). Dropping partitions then waits for readers of `logs`;
+    // one that waits for the head in turn (the rule evaluator) makes a deadlock PostgreSQL breaks
+    // by aborting one of them — retention is then run again (its schedule, or the command).
     await beginChain(tx, []);
     let removedBefore: Date | null = null;
     let dropped: Partition[] = [];
