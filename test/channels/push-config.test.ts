@@ -16,7 +16,7 @@ import {
 } from '../../src/channels/push/index.js';
 import { maskToken, maskUrl, redact } from '../../src/channels/push/mask.js';
 import { collapseId } from '../../src/channels/push/payload.js';
-import { VapidSigner } from '../../src/channels/push/vapid.js';
+import { VapidSigner, vapidKeyProblem } from '../../src/channels/push/vapid.js';
 import { openHandles } from '../helpers/stores.js';
 
 const vapid = generateVapidKeys();
@@ -118,6 +118,26 @@ describe('push configuration', () => {
       vapidDetails: { subject: 'mailto:a@b.c', publicKey: k.publicKey, privateKey: k.privateKey },
     });
     assert.match(String(details.headers.Authorization), new RegExp(`k=${k.publicKey}$`));
+  });
+});
+
+describe('VAPID keys with a leading zero byte', () => {
+  it('are always 32 bytes when made (ECDH drops leading zeros: one key in 256 came out 31 bytes), and a 31-byte stored one still signs', () => {
+    // 3,000 keys: the chance that none has a leading zero byte is (255/256)^3000, about 1e-5.
+    let padded = 0;
+    for (let i = 0; i < 3000; i++) {
+      const k = generateVapidKeys();
+      assert.equal(Buffer.from(k.privateKey, 'base64url').length, 32);
+      assert.equal(vapidKeyProblem(k), null);
+      if (Buffer.from(k.privateKey, 'base64url')[0] === 0) padded++;
+    }
+    assert.ok(padded > 0, 'some keys began with a zero byte');
+    let k = generateVapidKeys();
+    while (Buffer.from(k.privateKey, 'base64url')[0] !== 0) k = generateVapidKeys();
+    const short = { ...k, privateKey: Buffer.from(k.privateKey, 'base64url').subarray(1).toString('base64url') };
+    assert.equal(vapidKeyProblem(short), null);
+    const h = new VapidSigner(short, 'mailto:ops@example.com').header('https://push.example.net', Date.parse('2026-01-01T00:00:00Z'));
+    assert.match(h, /^vapid t=.+, k=/);
   });
 });
 

@@ -17,11 +17,20 @@ export interface VapidKeys {
   privateKey: string;
 }
 
+/**
+ * The 32 bytes of a private key. ECDH's getPrivateKey drops leading zero bytes (one key in 256 came
+ * out 31 bytes long, one in 65,536 30), so such keys are padded on the left: the same number.
+ */
+function privateKeyBytes(privateKey: string): Buffer {
+  const b = Buffer.from(privateKey, 'base64url');
+  return b.length >= 30 && b.length < 32 ? Buffer.concat([Buffer.alloc(32 - b.length), b]) : b;
+}
+
 /** A new VAPID key pair, in the same base64url format as the `web-push` package's. */
 export function generateVapidKeys(): VapidKeys {
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
-  return { publicKey: ecdh.getPublicKey('base64url'), privateKey: ecdh.getPrivateKey('base64url') };
+  return { publicKey: ecdh.getPublicKey('base64url'), privateKey: privateKeyBytes(ecdh.getPrivateKey('base64url')).toString('base64url') };
 }
 
 /**
@@ -31,7 +40,7 @@ export function generateVapidKeys(): VapidKeys {
 export function vapidKeyProblem(keys: VapidKeys): string | null {
   const pub = Buffer.from(keys.publicKey, 'base64url');
   if (pub.length !== 65 || pub[0] !== 4) return 'publicKey must be a base64url uncompressed P-256 point (65 bytes)';
-  const priv = Buffer.from(keys.privateKey, 'base64url');
+  const priv = privateKeyBytes(keys.privateKey);
   if (priv.length !== 32) return 'privateKey must be a base64url P-256 private key (32 bytes)';
   try {
     const ecdh = createECDH('prime256v1');
@@ -49,7 +58,7 @@ export function vapidSigningKey(keys: VapidKeys): KeyObject {
     key: {
       kty: 'EC',
       crv: 'P-256',
-      d: keys.privateKey,
+      d: privateKeyBytes(keys.privateKey).toString('base64url'),
       x: pub.subarray(1, 33).toString('base64url'),
       y: pub.subarray(33, 65).toString('base64url'),
     },
