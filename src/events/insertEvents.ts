@@ -12,11 +12,6 @@ import { sqlState, UNIQUE_VIOLATION, type Store, type Tx } from '../store/store.
 import { appendChained, beginChain, prepareRows, type ChainTail, type PreparedRows } from '../trust/chain.js';
 import type { EventRow } from './types.js';
 
-/** The CPU work of a write that can be done ahead of it (see EventSink.prepare). */
-export function encodeRows(rows: readonly EventRow[]): PreparedRows {
-  return prepareRows(rows);
-}
-
 /** Which of `ids` are stored already. */
 async function storedIds(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
   const { rows } = await tx.query<{ id: string }>('SELECT id::text AS id FROM logs WHERE id = ANY($1::uuid[])', [ids]);
@@ -40,7 +35,7 @@ export async function insertIdempotent(tx: Tx, rows: readonly EventRow[], prepar
 
 /**
  * Commits a batch; idempotent. Returns how many rows were new. `prepared` is the batch already
- * encoded (encodeRows, perhaps chained ahead: chainAhead), when the caller did it ahead of time;
+ * encoded (prepareRows, perhaps chained ahead: chainAhead), when the caller did it ahead of time;
  * `tail` is the caller's record of where its chain ends.
  */
 export async function insertEvents(store: Store, rows: readonly EventRow[], prepared?: PreparedRows, tail?: ChainTail): Promise<number> {

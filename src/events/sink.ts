@@ -1,7 +1,7 @@
 /** Where the batching writer commits: the store in-process, or a Vigil server over HTTP. */
 import type { Store } from '../store/store.js';
-import { encodeRows, insertEvents, isDataError } from './insertEvents.js';
-import { chainAhead, type ChainTail, type PreparedRows } from '../trust/chain.js';
+import { insertEvents, isDataError } from './insertEvents.js';
+import { chainAhead, prepareRows, type ChainTail, type PreparedRows } from '../trust/chain.js';
 import type { EventRow } from './types.js';
 
 export interface EventSink {
@@ -30,7 +30,7 @@ export function storeSink(store: Store, ownsStore: boolean): EventSink {
       await insertEvents(store, rows, prepared as PreparedRows | undefined, tail);
     },
     prepare: (rows) => {
-      const p = encodeRows(rows);
+      const p = prepareRows(rows);
       chainAhead(p, tail);
       return p;
     },
