@@ -15,7 +15,10 @@ import type { EventRow } from './types.js';
 import { uuidv7 } from './uuid7.js';
 
 /** Defaults, with units. */
-export const DEFAULT_BATCH_SIZE = 5_000; // events per commit
+export const DEFAULT_BATCH_SIZE = 5_000; // events per batch
+// A backlog (a producer outrunning the database) is written in commits of up to this many
+// batches: each commit costs several round trips, and in a busy process each waits its turn.
+export const BATCHES_PER_WRITE = 4;
 export const DEFAULT_FLUSH_INTERVAL_MS = 25; // longest an event waits in memory before its batch is sealed
 export const DEFAULT_MAX_BUFFERED_EVENTS = 100_000; // beyond this, sealed batches are spilled to disk
 export const DEFAULT_MAX_SPOOL_BYTES = 1024 ** 3; // 1 GiB; beyond this, new events are refused
@@ -45,6 +48,13 @@ interface Batch {
   bytes: number;
   spilling?: Promise<void>;
   /** The sink's prepare() result (encoded rows), computed while an earlier batch is being written. */
+  prepared?: unknown;
+}
+
+/** One write: consecutive batches of the queue, their rows, and the sink's preparation of them. */
+interface Write {
+  batches: Batch[];
+  rows: EventRow[];
   prepared?: unknown;
 }
 
@@ -157,7 +167,12 @@ export class BatchWriter {
    */
   private prepareSoon(batch: Batch): void {
     setImmediate(() => {
-      if (batch.rows && batch.prepared === undefined && !this.failing) batch.prepared = this.sink?.prepare?.(batch.rows);
+      if (batch.rows && batch.prepared === undefined && !this.failing) {
+        const prepared = this.sink?.prepare?.(batch.rows);
+        batch.prepared = prepared;
+        // A preparation that fails is made again when its write is built, and fails there.
+        if (prepared instanceof Promise) prepared.catch(() => (batch.prepared = undefined));
+      }
     });
   }
 
@@ -208,44 +223,77 @@ export class BatchWriter {
     });
   }
 
+  /**
+   * The batches of one write, from `queue[start]` on, up to BATCHES_PER_WRITE batches' worth of
+   * rows: consecutive in-memory batches, or consecutive spooled ones (an outage of a minute leaves
+   * thousands of small ones, and a commit each would take as long again). Their rows are read,
+   * and the write prepared (encoded, and for the store chained ahead), here: the loop builds the
+   * next write while the one before it is in flight.
+   */
+  private async nextWrite(sink: EventSink, start: number): Promise<Write | undefined> {
+    const first = this.queue[start];
+    if (first === undefined) return undefined;
+    const batches = [first];
+    let n = first.count;
+    const inMemory = first.rows !== undefined;
+    for (let i = start + 1; i < this.queue.length; i++) {
+      const b = this.queue[i];
+      if (n + b.count > BATCHES_PER_WRITE * this.batchSize) break;
+      if (inMemory ? b.rows === undefined : b.rows !== undefined || b.file === undefined || b.spilling) break;
+      batches.push(b);
+      n += b.count;
+    }
+    let rows: EventRow[];
+    let parts: unknown[] | undefined;
+    if (inMemory) {
+      rows = batches.length === 1 ? first.rows! : batches.flatMap((b) => b.rows!);
+      if (sink.prepare) parts = await Promise.all(batches.map((b) => (b.prepared ??= sink.prepare!(b.rows!))));
+    } else {
+      if (first.spilling) await first.spilling;
+      rows = [];
+      for (const b of batches) rows = rows.concat(b.rows ?? (await this.spool.read(b.file!)));
+      if (sink.prepare) parts = [await sink.prepare(rows)];
+    }
+    const prepared = parts === undefined ? undefined : sink.combine ? await sink.combine(parts) : parts.length === 1 ? parts[0] : undefined;
+    return { batches, rows, prepared };
+  }
+
   private async loop(): Promise<void> {
+    let ahead: Promise<Write | undefined> | undefined;
     while (this.queue.length > 0) {
-      const head = this.queue[0];
       try {
         // A sink that fails to open is handled like any write failure: spool, back off, retry.
         const sink = this.sink ?? (this.sink = await (this.opts.sink as () => Promise<EventSink>)());
-        if (head.spilling) await head.spilling;
-        // Spooled batches are replayed several to a commit (up to batchSize rows): an outage of a
-        // minute leaves thousands of small ones, and a commit each would take as long again.
-        const group = [head];
-        if (!head.rows) {
-          let n = head.count;
-          for (let i = 1; i < this.queue.length; i++) {
-            const b = this.queue[i];
-            if (b.rows || !b.file || b.spilling || n + b.count > this.batchSize) break;
-            group.push(b);
-            n += b.count;
-          }
-        }
-        let rows = head.rows ?? (await this.spool.read(head.file!));
-        for (let i = 1; i < group.length; i++) rows = rows.concat(await this.spool.read(group[i].file!));
+        // The write built ahead is used when it still starts at the head of the queue.
+        let w = ahead === undefined ? undefined : await ahead;
+        ahead = undefined;
+        if (w === undefined || w.batches[0] !== this.queue[0]) w = await this.nextWrite(sink, 0);
+        if (w === undefined) break;
+        const head = w.batches[0];
         const t0 = performance.now();
-        await this.commit(sink, rows, head, head.rows ? head.prepared : undefined);
+        const writing = this.commit(sink, w.rows, head, w.prepared);
+        // While this write is in flight, the next one is read and prepared.
+        if (this.queue.length > w.batches.length) {
+          // A failure here is met again, and handled, when the loop builds that write itself.
+          ahead = this.nextWrite(sink, w.batches.length).catch(() => undefined);
+        }
+        await writing;
         this.counters.last_commit_ms = performance.now() - t0;
         // A spill may have raced with the commit (flush timed out): let it finish, then remove its file.
-        if (head.spilling) await head.spilling;
-        this.queue.splice(0, group.length);
-        if (head.rows) {
-          this.memRows -= head.count;
-          head.rows = undefined;
-        }
-        for (const b of group) {
+        for (const b of w.batches) if (b.spilling) await b.spilling;
+        this.queue.splice(0, w.batches.length);
+        for (const b of w.batches) {
+          if (b.rows) {
+            this.memRows -= b.count;
+            b.rows = undefined;
+            b.prepared = undefined;
+          }
           if (!b.file) continue;
           await this.spool.remove(b.file);
           this.spoolBytes -= b.bytes;
         }
-        this.committedN = group[group.length - 1].n;
-        this.counters.committed += rows.length;
+        this.committedN = w.batches[w.batches.length - 1].n;
+        this.counters.committed += w.rows.length;
         this.counters.batches++;
         if (this.failing) {
           this.log.info({ spooled_batches: this.queue.length }, 'database is back; replaying the spool');
@@ -255,11 +303,12 @@ export class BatchWriter {
         this.attempt = 0;
         this.resolveWaiters();
         try {
-          this.opts.onCommit?.(rows);
+          this.opts.onCommit?.(w.rows);
         } catch (err) {
           this.log.error({ err }, 'onCommit hook failed');
         }
       } catch (err) {
+        ahead = undefined;
         if (!this.failing) {
           this.failing = true;
           for (const b of this.queue) this.spill(b);

@@ -45,7 +45,7 @@ export interface CommonLoggerOptions {
   logger?: Logger;
   /** Where batches wait while they cannot be committed. */
   spoolDir?: string;
-  /** Events per commit (default 5,000). */
+  /** Events per batch (default 5,000); a backlog is committed up to four batches at a time. */
   batchSize?: number;
   /** Longest an event waits in memory before its batch is sealed, in ms (default 25). */
   flushIntervalMs?: number;

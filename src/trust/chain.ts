@@ -14,7 +14,7 @@
  * Writers serialise per batch on the one-row table `vigil_chain` (the head: last position and
  * hash), locked FOR UPDATE by `vigil_chain_begin` for the rest of the writing transaction.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as hashOnce } from 'node:crypto';
 import type { Tx } from '../store/store.js';
 import type { EventRow } from '../events/types.js';
 
@@ -131,18 +131,59 @@ export interface ChainTail {
 }
 
 export function prepareRows(rows: readonly EventRow[]): PreparedRows {
-  const lines = new Array<string>(rows.length);
-  const canon = new Array<string>(rows.length);
+  const p: PreparedRows = { lines: new Array<string>(rows.length), canon: new Array<string>(rows.length), months: [] };
   const months = new Set<string>();
+  encodeRange(rows, p, 0, rows.length, months);
+  p.months = [...months];
+  return p;
+}
+
+/**
+ * The sliced functions work in steps of STEP_ROWS rows and yield to the event loop once a turn has
+ * taken SLICE_MS: long enough to keep up with a busy producer sharing the loop, short enough that
+ * the database's answers to the write in flight wait little.
+ */
+const STEP_ROWS = 250;
+const SLICE_MS = 8;
+
+/** Resolves on a later turn of the event loop when the current one has used its time. */
+class Slicer {
+  private start = performance.now();
+
+  async step(): Promise<void> {
+    if (performance.now() - this.start < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.start = performance.now();
+  }
+}
+
+/**
+ * prepareRows in slices, yielding to the event loop between them (Slicer): the writer's round trips to
+ * the database (answers waiting in the socket) are handled between slices instead of after the
+ * whole batch, so the database is not kept waiting by the encoding of the next batch.
+ */
+export async function prepareRowsSliced(rows: readonly EventRow[]): Promise<PreparedRows> {
+  const p: PreparedRows = { lines: new Array<string>(rows.length), canon: new Array<string>(rows.length), months: [] };
+  const months = new Set<string>();
+  const slicer = new Slicer();
+  for (let at = 0; at < rows.length; at += STEP_ROWS) {
+    if (at > 0) await slicer.step();
+    encodeRange(rows, p, at, Math.min(rows.length, at + STEP_ROWS), months);
+  }
+  p.months = [...months];
+  return p;
+}
+
+function encodeRange(rows: readonly EventRow[], p: PreparedRows, from: number, to: number, months: Set<string>): void {
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < rows.length; i++) {
+  for (let i = from; i < to; i++) {
     const r = rows[i];
     const meta = canonicalJson(r.metadata) ?? '{}';
     const id = r.id.toLowerCase();
     const iso = new Date(r.time).toISOString();
-    lines[i] = id + '\t' + r.level + '\t' + esc(r.message) + '\t' + iso + '\t' + r.event_type + '\t' + esc(meta) + '\t';
-    canon[i] = canonicalRow(id, r.level, r.time, r.event_type, r.message, meta);
+    p.lines[i] = id + '\t' + r.level + '\t' + esc(r.message) + '\t' + iso + '\t' + r.event_type + '\t' + esc(meta) + '\t';
+    p.canon[i] = canonicalRow(id, r.level, r.time, r.event_type, r.message, meta);
     if (r.time < lo || r.time >= hi) {
       const month = iso.slice(0, 7);
       months.add(month + '-01');
@@ -151,7 +192,6 @@ export function prepareRows(rows: readonly EventRow[]): PreparedRows {
       hi = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
     }
   }
-  return { lines, canon, months: [...months] };
 }
 
 export interface ChainHead {
@@ -172,10 +212,7 @@ export async function beginChain(tx: Tx, months: readonly string[]): Promise<Cha
   return { pos: Number(head.pos), hash: Buffer.from(head.hash), partitioned: head.partitioned === true };
 }
 
-/**
- * Chains and COPYs prepared rows after `head` (locked by beginChain in this transaction), then
- * moves the head. `keep` selects the rows to write (all when absent).
- */
+/** Whether two links are the same position with the same hash. */
 function sameLink(a: ChainLink, b: ChainLink): boolean {
   return a.pos === b.pos && a.hash.equals(b.hash);
 }
@@ -198,19 +235,53 @@ export function mergePrepared(list: readonly PreparedRows[]): PreparedRows {
   return merged;
 }
 
-function chainData(p: PreparedRows, from: ChainLink, keep?: readonly boolean[]): { data: string; end: ChainLink; n: number } {
-  let pos = from.pos;
-  let hash = from.hash;
-  let data = '';
-  let n = 0;
-  for (let i = 0; i < p.lines.length; i++) {
-    if (keep !== undefined && !keep[i]) continue;
-    pos++;
-    hash = link(hash, pos, p.canon[i]);
-    data += p.lines[i] + pos + '\t\\\\x' + hash.toString('hex') + '\n';
-    n++;
+/**
+ * Links rows one after another, each hash computed with one call over a reused buffer holding the
+ * previous hash and the row's text (`crypto.hash`: no Hash object per row, the hex text COPY
+ * needs comes straight out). Same result as `link`.
+ */
+class Linker {
+  private static buf = Buffer.allocUnsafe(64 * 1024);
+  pos: number;
+  hex: string;
+
+  constructor(from: ChainLink) {
+    this.pos = from.pos;
+    this.hex = from.hash.toString('hex');
   }
-  return { data, end: { pos, hash }, n };
+
+  /** Links the next row; returns its hash in hex. */
+  next(canonical: string): string {
+    this.pos++;
+    const text = this.pos + '\n' + canonical;
+    if (Linker.buf.length < 32 + 3 * text.length) Linker.buf = Buffer.allocUnsafe(32 + 3 * text.length);
+    const buf = Linker.buf;
+    buf.write(this.hex, 0, 32, 'hex');
+    const n = buf.write(text, 32, 'utf8');
+    this.hex = hashOnce('sha256', buf.subarray(0, 32 + n), 'hex');
+    return this.hex;
+  }
+
+  end(): ChainLink {
+    return { pos: this.pos, hash: Buffer.from(this.hex, 'hex') };
+  }
+}
+
+/** COPY text of rows [from, to) of `p`, linked by `l`; `keep` selects rows. */
+function chainRange(p: PreparedRows, l: Linker, from: number, to: number, keep?: readonly boolean[]): string {
+  let data = '';
+  for (let i = from; i < to; i++) {
+    if (keep !== undefined && !keep[i]) continue;
+    const hex = l.next(p.canon[i]);
+    data += p.lines[i] + l.pos + '\t\\\\x' + hex + '\n';
+  }
+  return data;
+}
+
+function chainData(p: PreparedRows, from: ChainLink, keep?: readonly boolean[]): { data: string; end: ChainLink; n: number } {
+  const l = new Linker(from);
+  const data = chainRange(p, l, 0, p.lines.length, keep);
+  return { data, end: l.end(), n: l.pos - from.pos };
 }
 
 /**
@@ -223,6 +294,35 @@ export function chainAhead(p: PreparedRows, tail: ChainTail): void {
   const { data, end } = chainData(p, tail.last);
   p.ahead = { from: tail.last, data, end };
   tail.last = end;
+}
+
+/** chainAhead in slices, yielding to the event loop between them (see prepareRowsSliced). */
+export async function chainAheadSliced(p: PreparedRows, tail: ChainTail): Promise<void> {
+  if (tail.last === null || tail.alone !== true) return;
+  const from = tail.last;
+  const l = new Linker(from);
+  const parts: string[] = [];
+  const slicer = new Slicer();
+  for (let at = 0; at < p.lines.length; at += STEP_ROWS) {
+    if (at > 0) await slicer.step();
+    parts.push(chainRange(p, l, at, Math.min(p.lines.length, at + STEP_ROWS)));
+  }
+  const end = l.end();
+  p.ahead = { from, data: parts.join(''), end };
+  // Unless the write in flight failed meanwhile (the tail was reset): then nothing is known.
+  if (tail.last === from) tail.last = end;
+}
+
+/**
+ * Right before a write: chains `p` from where this writer's last write left the head, unless it
+ * was chained from there already, so the chain's end is known before the write's first wait
+ * (the next write is then chained ahead from it). Only when the writer is writing alone.
+ */
+export function chainNext(p: PreparedRows, tail: ChainTail): void {
+  if (tail.alone !== true || tail.wrote === undefined) return;
+  if (p.ahead !== undefined && sameLink(p.ahead.from, tail.wrote)) return;
+  tail.last = tail.wrote;
+  chainAhead(p, tail);
 }
 
 /**

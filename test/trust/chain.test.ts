@@ -266,21 +266,22 @@ for (const backend of BACKENDS) {
       const b = storeSink(store, false);
       const batch = (k: number) => events(30, 40_000 + 30 * k);
       // Two writes in a row that find the head where the writer left it: it is writing alone.
-      for (const first of [batch(0), batch(5)]) await a.write(first, a.prepare!(first));
+      for (const first of [batch(0), batch(5)]) await a.write(first, await a.prepare!(first));
+      const ready = async (r: EventRow[]) => (await a.combine!([await a.prepare!(r)])) as PreparedRows;
       // Prepared while nothing else wrote: chained ahead from where a's last batch ended.
       const [r1, r2] = [batch(1), batch(2)];
-      const [p1, p2] = [a.prepare!(r1), a.prepare!(r2)] as PreparedRows[];
+      const [p1, p2] = [await ready(r1), await ready(r2)];
       assert.ok(p1.ahead && p2.ahead && p2.ahead.from.pos === p1.ahead.end.pos);
       // Another writer moves the head: both must be chained again from the real head.
       const other = batch(3);
-      await b.write(other, b.prepare!(other));
+      await b.write(other, await b.prepare!(other));
       await a.write(r1, p1);
       await a.write(r2, p2);
       // After writes that found the head where a left it, a chains ahead again and it is used as it is.
       const r6 = batch(6);
-      await a.write(r6, a.prepare!(r6));
+      await a.write(r6, await ready(r6));
       const r4 = batch(4);
-      const p4 = a.prepare!(r4) as PreparedRows;
+      const p4 = await ready(r4);
       await a.write(r4, p4);
       const { rows } = await store.query<{ pos: string; hash: Uint8Array }>('SELECT pos, hash FROM vigil_chain');
       assert.ok(p4.ahead, 'chained ahead');
