@@ -19,7 +19,14 @@ const FILE_PATTERN = /^([0-9a-f-]{36})-(\d+)\.ndjson$/;
 
 function encode(rows: readonly EventRow[]): string {
   let s = '';
-  for (const r of rows) s += JSON.stringify(r) + '\n';
+  for (const r of rows) {
+    // metaJson repeats metadata: it is made again from it when the batch is read back.
+    if (r.metaJson === undefined) s += JSON.stringify(r) + '\n';
+    else {
+      const { metaJson: _repeat, ...row } = r;
+      s += JSON.stringify(row) + '\n';
+    }
+  }
   return s;
 }
 

@@ -52,6 +52,8 @@ export interface EventRow {
    * timestamp), so such a row is looked up by id before it is written.
    */
   checkId?: boolean;
+  /** `metadata` as canonical JSON, when it was made already (for the event's log line). */
+  metaJson?: string;
 }
 
 export type LogResult =

@@ -12,6 +12,8 @@ import { formatProblems, validateBuiltin, validateEvent, type Validated } from '
 import { BatchWriter, type WriterStats } from '../events/writer.js';
 import type { EventSink } from '../events/sink.js';
 import { PINO_METHOD } from './levels.js';
+import { directLines, type EventLineWriter } from './eventLine.js';
+import { canonicalJson } from '../trust/chain.js';
 
 type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${Capitalize<H>}${Camel<T>}` : Capitalize<S>;
 
@@ -79,6 +81,8 @@ export interface LoggerParts {
 class AuditLoggerImpl implements AuditLoggerBase {
   private readonly minRank: number;
   private readonly lines: Logger | null;
+  /** The lines built here rather than by pino, when the logger allows it (eventLine.ts). */
+  private readonly direct: EventLineWriter | null;
   private readonly log_: Logger;
   private readonly writer: BatchWriter;
 
@@ -91,6 +95,7 @@ class AuditLoggerImpl implements AuditLoggerBase {
     this.minRank = LEVEL_RANK[minLevel];
     const base = opts.logger ?? defaultPino();
     this.lines = opts.logLine === false ? null : base.child({ component: 'audit' });
+    this.direct = this.lines === null ? null : directLines(this.lines);
     this.log_ = base.child({ component: 'writer' });
     this.writer = new BatchWriter({
       sink: parts.sink,
@@ -108,10 +113,13 @@ class AuditLoggerImpl implements AuditLoggerBase {
   accept(v: Validated, now: number, eventType: string): LogResult {
     if (!v.ok) return this.refuse(now, eventType, formatProblems(v.problems));
     const row = v.row;
+    // With lines built here, the metadata's JSON is made once: for the line and the stored row.
+    if (this.direct !== null) row.metaJson = canonicalJson(row.metadata) ?? '{}';
     if (LEVEL_RANK[row.level] >= this.minRank && !this.writer.push(row)) {
       return this.refuse(now, eventType, this.writer.refusalReason());
     }
-    if (this.lines !== null) this.lines[PINO_METHOD[row.level]]({ event_id: row.id, event: row.metadata }, row.message);
+    if (this.direct !== null) this.direct.write(row.level, row.id, row.metadata, row.metaJson!, row.message);
+    else if (this.lines !== null) this.lines[PINO_METHOD[row.level]]({ event_id: row.id, event: row.metadata }, row.message);
     return { success: true, id: row.id, timestamp: iso(row.time) };
   }
 
@@ -150,6 +158,7 @@ class AuditLoggerImpl implements AuditLoggerBase {
   async close(options?: { timeoutMs?: number }): Promise<boolean> {
     const ok = await this.writer.close(options);
     await this.parts.onClose?.();
+    this.direct?.close();
     this.lines?.flush?.();
     return ok;
   }

@@ -179,7 +179,7 @@ function encodeRange(rows: readonly EventRow[], p: PreparedRows, from: number, t
   let hi = -Infinity;
   for (let i = from; i < to; i++) {
     const r = rows[i];
-    const meta = canonicalJson(r.metadata) ?? '{}';
+    const meta = r.metaJson ?? canonicalJson(r.metadata) ?? '{}';
     const id = r.id.toLowerCase();
     const iso = new Date(r.time).toISOString();
     p.lines[i] = id + '\t' + r.level + '\t' + esc(r.message) + '\t' + iso + '\t' + r.event_type + '\t' + esc(meta) + '\t';
