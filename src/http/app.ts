@@ -17,7 +17,7 @@ import type { Store } from '../store/store.js';
 import { MAX_REQUEST_BYTES } from '../events/schema.js';
 import { ApiError, E, RETRY_AFTER_SECONDS } from './errors.js';
 import { ServerMetrics } from './metrics.js';
-import { authPlugin } from './plugins/auth.js';
+import { accessNote, authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { registerRateLimit } from './plugins/rateLimit.js';
 import type { VapidKeys } from '../channels/push/index.js';
@@ -74,6 +74,23 @@ export interface VigilApp extends FastifyInstance {
 }
 
 const VERSION = '0.1.0';
+
+/** `GET /v1/stream` in the OpenAPI document: an upgrade to WebSocket, protocol in docs/api.md#stream. */
+const STREAM_OPERATION = {
+  get: {
+    summary: 'Live stream of interventions, notifications and events (WebSocket)',
+    tags: ['stream'],
+    description:
+      'Upgrade to WebSocket. Sign in with `Authorization: Bearer <key or user token>` on the upgrade request, or with a first message `{"type":"auth","token":"…"}`; user tokens see their own messages. Messages and close codes: docs/api.md#stream.\n\n' +
+      accessNote('read', true),
+    security: [{ bearerAuth: [] }],
+    responses: {
+      101: { description: 'Switching to the WebSocket protocol.' },
+      401: { description: 'The Authorization header sent on the upgrade is malformed or its key unknown.' },
+      403: { description: 'The key lacks the read scope.' },
+    },
+  },
+};
 
 export async function buildApp(opts: AppOptions): Promise<VigilApp> {
   const metrics = opts.metrics ?? new ServerMetrics();
@@ -153,6 +170,12 @@ export async function buildApp(opts: AppOptions): Promise<VigilApp> {
         description: 'Audit trail and human-intervention alerting for AI-agent platforms. Errors: docs/api.md#errors.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: vgl_…' } } },
+    },
+    // The WebSocket plugin hides its routes from the document; the stream is described here.
+    transformObject: (documentObject) => {
+      const doc = (documentObject as { openapiObject: { paths?: Record<string, unknown> } }).openapiObject;
+      doc.paths = { ...doc.paths, '/v1/stream': STREAM_OPERATION };
+      return doc as never;
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

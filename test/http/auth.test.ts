@@ -114,9 +114,12 @@ for (const backend of BACKENDS) {
       assert.equal(spec.status, 200);
       assert.equal(spec.body.openapi, '3.1.0');
       const paths = spec.body.paths as Record<string, Record<string, Record<string, unknown>>>;
-      for (const p of ['/v1/events', '/v1/events/export', '/v1/events/{id}', '/v1/stats/{name}', '/v1/keys', '/healthz', '/readyz']) assert.ok(paths[p], p);
+      for (const p of ['/v1/events', '/v1/events/export', '/v1/events/{id}', '/v1/stats/{name}', '/v1/keys', '/v1/stream', '/healthz', '/readyz']) assert.ok(paths[p], p);
       assert.deepEqual(paths['/v1/events'].post.security, [{ bearerAuth: [] }]);
       assert.equal(paths['/healthz'].get.security, undefined);
+      // The WebSocket stream is described too, though its plugin hides its route.
+      assert.deepEqual(paths['/v1/stream'].get.security, [{ bearerAuth: [] }]);
+      assert.ok(paths['/v1/stream'].get.responses);
       // The ingest body schema comes from the catalogue: every event type is in it.
       const body = JSON.stringify(paths['/v1/events'].post.requestBody);
       for (const t of ['task_created', 'model_called', 'cache_operation', 'tokens_used']) assert.ok(body.includes(t), t);

@@ -54,6 +54,11 @@ function isLoopback(ip: string): boolean {
   return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1' || ip.startsWith('127.');
 }
 
+/** What a route needing a key says of its access in the OpenAPI document. */
+export function accessNote(scope: string, users: boolean): string {
+  return `Requires an API key with the \`${scope}\` scope${scope === 'admin' ? '' : ' (or `admin`)'}${users ? ', or a user token (vgu_…) for its own user' : ''}.`;
+}
+
 export const authPlugin = globalPlugin<AuthOptions>('vigil-auth', async (app, opts) => {
   const ttl = opts.cacheTtlMs ?? KEY_CACHE_TTL_MS;
   const cache = new Map<string, { principal: Principal; until: number }>();
@@ -68,7 +73,7 @@ export const authPlugin = globalPlugin<AuthOptions>('vigil-auth', async (app, op
     const scope = route.config?.scope;
     if (!scope) return;
     const schema = (route.schema ?? {}) as Record<string, unknown>;
-    const note = `Requires an API key with the \`${scope}\` scope${scope === 'admin' ? '' : ' (or `admin`)'}${route.config?.users ? ', or a user token (vgu_…) for its own user' : ''}.`;
+    const note = accessNote(scope, route.config?.users === true);
     route.schema = { ...schema, security: [{ bearerAuth: [] }], description: schema.description ? `${schema.description as string}\n\n${note}` : note };
   });
 
