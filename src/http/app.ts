@@ -7,6 +7,7 @@
  * routes declare `config: { scope }` (or none for a public route) and request/response schemas,
  * then register it below with the dependencies it needs.
  */
+import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -15,7 +16,7 @@ import { GroupCommitter } from '../events/groupCommit.js';
 import type { EventRow } from '../events/types.js';
 import type { Store } from '../store/store.js';
 import { MAX_REQUEST_BYTES } from '../events/schema.js';
-import { ApiError, E, RETRY_AFTER_SECONDS } from './errors.js';
+import { ApiError, clientErrorAnswer, E, RETRY_AFTER_SECONDS } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { accessNote, authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
@@ -122,6 +123,13 @@ export async function buildApp(opts: AppOptions): Promise<VigilApp> {
     forceCloseConnections: 'idle',
     // The router's own refusals (a path segment over 100 characters, or not valid percent-encoding)
     // leave in the error catalogue's shape too, not as Fastify's bare 414/400 bodies.
+    // Requests Node.js refuses before routing (headers over 16 KiB, not HTTP) are answered in
+    // the catalogue's shape too.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorAnswer(err));
+      socket.destroy(err);
+    },
     frameworkErrors: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
       const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
       if (!tooLong && err.code !== 'FST_ERR_BAD_URL') return reply.code(500).send(new ApiError(E.internal).body());

@@ -6,6 +6,8 @@
  * The JSON answered: `{"code": 40101, "http": 401, "error": "...", "link": "...", ...details}`.
  */
 
+import { STATUS_CODES } from 'node:http';
+
 export const ERRORS_DOC = 'docs/api.md#errors';
 
 export interface ErrorSpec {
@@ -23,6 +25,7 @@ export const E = {
   invalidQuery: e(40004, 'a query parameter is invalid'),
   invalidCursor: e(40005, 'the cursor is not one this server issued'),
   invalidRequest: e(40006, 'the request is invalid'),
+  malformedHttp: e(40007, 'the request is not valid HTTP/1.1'),
   invalidIntervention: e(40010, 'the intervention, check, silence or thresholds request is invalid'),
   invalidSubscription: e(40020, 'the body is not a Web Push subscription {endpoint, keys: {p256dh, auth}}'),
   invalidDeliveryQuery: e(40030, 'a deliveries query parameter is invalid'),
@@ -43,9 +46,11 @@ export const E = {
   interventionResolved: e(40910, 'the intervention is already resolved'),
   userExists: e(40920, 'a user with this name exists'),
   deliverySent: e(40930, 'the delivery was already sent (or is being sent): there is nothing to retry'),
+  requestTimeout: e(40801, 'the request was not received in time'),
   tooManyEvents: e(41301, 'too many events in one request'),
   bodyTooLarge: e(41302, 'the request body is too large'),
   unsupportedMediaType: e(41501, 'the body must be JSON (Content-Type: application/json)'),
+  headersTooLarge: e(43101, 'the request line and headers are over 16 KiB: send fewer or shorter query parameters or headers'),
   rateLimited: e(42901, 'too many requests for this API key'),
   internal: e(50001, 'internal server error'),
   databaseUnavailable: e(50301, 'the database is unavailable; nothing of this request was stored, retry later'),
@@ -75,6 +80,16 @@ export class ApiError extends Error {
   body(): Record<string, unknown> {
     return { code: this.spec.code, http: this.spec.http, error: this.message, link: `${ERRORS_DOC}-${this.spec.code}`, ...this.extra };
   }
+}
+
+/**
+ * The answer to a request Node.js refused before Fastify saw it (headers over 16 KiB, not HTTP,
+ * too slow), written on the socket in the catalogue's shape; the connection is then closed.
+ */
+export function clientErrorAnswer(err: { code?: string }): string {
+  const spec = err.code === 'HPE_HEADER_OVERFLOW' ? E.headersTooLarge : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? E.requestTimeout : E.malformedHttp;
+  const body = JSON.stringify(new ApiError(spec).body());
+  return `HTTP/1.1 ${spec.http} ${STATUS_CODES[spec.http]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** The JSON Schema of an error answer, for route response schemas. */

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { E } from '../../src/http/errors.js';
 import { after, before, describe, it } from 'node:test';
 import { uuidv7 } from '../../src/events/uuid7.js';
 import { BACKENDS } from '../helpers/stores.js';
@@ -139,6 +143,22 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('answers requests Node.js refuses before routing in the error format: headers over 16 KiB, not HTTP', async () => {
+      const long = await http(`${h.url}/v1/events?q=${'a'.repeat(20_000)}`, { headers: { authorization: `Bearer ${read}` } });
+      assert.equal(long.status, 431);
+      assert.equal(long.body.code, 43101);
+      assert.match(String(long.body.error), /over 16 KiB/);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(h.url).port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+        let text = '';
+        socket.on('data', (d) => (text += d));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.equal(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).code, 40007);
+    });
+
     it('exports NDJSON, every matching event, streamed', async () => {
       const r = await get('/v1/events/export?format=ndjson&task_id=task-a&order=asc');
       assert.equal(r.status, 200);
@@ -182,3 +202,10 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+it('documents every code of the error catalogue in docs/api.md#errors, with its HTTP status', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/api.md', import.meta.url)), 'utf8');
+  for (const [name, spec] of Object.entries(E)) {
+    assert.ok(doc.includes(`| <a id="errors-${spec.code}"></a>${spec.code} | ${spec.http} |`), `${name} (${spec.code}) is not in the errors table`);
+  }
+});
