@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { InAppChannel } from '../../src/channels/inapp.js';
 import { WebSocketChannel } from '../../src/channels/websocket.js';
 import { createUser } from '../../src/notifications/users.js';
+import { createKey, revokeKey } from '../../src/http/apiKeys.js';
 import { StreamHub } from '../../src/http/stream/hub.js';
 import { BACKENDS } from '../helpers/stores.js';
 import { ev, http, remainingHandles, startHarness, type Harness } from './harness.js';
@@ -20,9 +21,9 @@ for (const backend of BACKENDS) {
     };
 
     before(async () => {
-      hub = new StreamHub({ heartbeatMs: 250, maxQueueBytes: 64 * 1024, authTimeoutMs: 300 });
+      hub = new StreamHub({ heartbeatMs: 250, maxQueueBytes: 64 * 1024, authTimeoutMs: 300, recheckMs: 100 });
       await hub.start();
-      h = await startHarness(backend, { hub, rateLimitPerMinute: 0 });
+      h = await startHarness(backend, { hub, rateLimitPerMinute: 0, keyCacheTtlMs: 50 });
     });
     after(async () => {
       for (const c of clients) await c.close();
@@ -121,6 +122,29 @@ for (const backend of BACKENDS) {
       await new WebSocketChannel(hub).send(notification(), { channel: 'websocket', address: '*' });
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(waiting.messages, []);
+    });
+
+    it('ends the open streams of a key when it is revoked, and of a user token when it is revoked', async () => {
+      const { key, id } = await createKey(h.store, { name: 'revoked while streaming', scopes: ['read'] });
+      const viaHeader = await open(h.url, 'revoked-header', key, { header: true });
+      const viaMessage = await open(h.url, 'revoked-msg', key);
+      const other = await open(h.url, 'other', await h.key(['read']));
+      await viaMessage.next(() => viaMessage.messages.some((m) => m.type === 'welcome'));
+      await revokeKey(h.store, id);
+      for (const c of [viaHeader, viaMessage]) {
+        const closed = await c.closed;
+        assert.equal(closed.code, 4401);
+        assert.match(String(c.messages.at(-1)?.error), /unknown or revoked/);
+      }
+      const user = await createUser(h.store, 'streaming-user');
+      const mine = await open(h.url, 'user', user.token);
+      await mine.next(() => mine.messages.some((m) => m.type === 'welcome'));
+      await h.store.query('UPDATE user_tokens SET revoked_at = now() WHERE user_id = $1', [user.id]);
+      assert.equal((await mine.closed).code, 4401);
+      // A stream whose key is still valid stays open.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(other.ws.readyState, other.ws.OPEN);
+      await other.close();
     });
 
     it('terminates a client that stops answering heartbeats', async () => {

@@ -23,6 +23,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set when the upgrade request carried a valid Authorization header. */
     streamIdentity?: StreamIdentity;
+    /** The token of that header. */
+    streamToken?: string;
   }
 }
 
@@ -54,27 +56,46 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
         const refused = refusal(identity);
         if (refused !== null) throw new ApiError(E.missingScope, refused);
         req.streamIdentity = identity;
+        req.streamToken = m[1];
       },
     },
     (socket: WebSocket, req) => {
       let client: StreamClient | null = null;
       let authenticating = false;
-      const welcome = (identity: StreamIdentity) => {
-        client = hub.attach(socket, identity);
-        hub.send(client, JSON.stringify({ type: 'welcome', principal: { name: identity.principal.name, user_id: identity.userId, scopes: identity.principal.scopes } }));
-      };
+      let recheck: NodeJS.Timeout | null = null;
       const fail = (code: number, error: string) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'error', error }));
         socket.close(code, error.slice(0, 120));
       };
+      const welcome = (identity: StreamIdentity, token: string) => {
+        client = hub.attach(socket, identity);
+        hub.send(client, JSON.stringify({ type: 'welcome', principal: { name: identity.principal.name, user_id: identity.userId, scopes: identity.principal.scopes } }));
+        // A key or token revoked (or stripped of "read") while its stream is open ends the stream:
+        // the token is checked again every recheckMs (through the key cache, so a key costs at
+        // most one query per cache period however many streams it has).
+        recheck = setInterval(() => {
+          identify(req, token).then(
+            (now) => {
+              const refused = refusal(now);
+              if (refused !== null) fail(CLOSE.forbidden, refused);
+            },
+            (err: unknown) => {
+              // The database being unreachable is no reason to drop a client; a refusal is.
+              if (err instanceof ApiError) fail(err.statusCode === 403 ? CLOSE.forbidden : CLOSE.unauthenticated, err.message);
+            },
+          );
+        }, hub.recheckMs);
+        recheck.unref();
+      };
       let timer: NodeJS.Timeout | null = null;
-      if (req.streamIdentity) welcome(req.streamIdentity);
+      if (req.streamIdentity) welcome(req.streamIdentity, req.streamToken!);
       else {
         timer = setTimeout(() => fail(CLOSE.authTimeout, 'no auth message in time'), hub.authTimeoutMs);
         timer.unref();
       }
       socket.on('close', () => {
         if (timer) clearTimeout(timer);
+        if (recheck) clearInterval(recheck);
       });
 
       socket.on('message', (raw, isBinary) => {
@@ -94,12 +115,13 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
             return;
           }
           authenticating = true;
-          identify(req, m.token).then(
+          const token = m.token;
+          identify(req, token).then(
             (identity) => {
               if (timer) clearTimeout(timer);
               const refused = refusal(identity);
               if (refused !== null) fail(CLOSE.forbidden, refused);
-              else if (socket.readyState === socket.OPEN) welcome(identity);
+              else if (socket.readyState === socket.OPEN) welcome(identity, token);
             },
             (err: unknown) => fail(err instanceof ApiError && err.statusCode === 403 ? CLOSE.forbidden : CLOSE.unauthenticated, err instanceof ApiError ? err.message : 'authentication failed'),
           );

@@ -22,6 +22,8 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_MAX_QUEUE_BYTES = 4 * 1024 * 1024;
 /** How long a client has to send its `{"type":"auth"}` message. */
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
+/** How often an open stream's key or token is checked again (a revoked one ends its streams). */
+export const DEFAULT_RECHECK_MS = 10_000;
 
 /** Close codes the stream uses (4000–4999 are the application's). */
 export const CLOSE = {
@@ -40,6 +42,7 @@ export interface StreamHubOptions {
   heartbeatMs?: number;
   maxQueueBytes?: number;
   authTimeoutMs?: number;
+  recheckMs?: number;
   /** Overrides the relay (default: relayFor(store)). */
   relay?: Relay | null;
 }
@@ -66,6 +69,7 @@ export class StreamHub {
   private readonly heartbeatMs: number;
   readonly maxQueueBytes: number;
   readonly authTimeoutMs: number;
+  readonly recheckMs: number;
   private heartbeat: NodeJS.Timeout | null = null;
   private nextId = 1;
   private started: Promise<void> | null = null;
@@ -79,6 +83,7 @@ export class StreamHub {
     this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.authTimeoutMs = opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+    this.recheckMs = opts.recheckMs ?? DEFAULT_RECHECK_MS;
   }
 
   /** Starts the heartbeat and the relay's listener. Idempotent. */
