@@ -15,7 +15,7 @@ export const LEVEL_RANK: Readonly<Record<Level, number>> = { DEBUG: 10, INFO: 20
 export type FieldType =
   | 'string' // non-empty text (max 8 KiB unless `maxLength` says otherwise)
   | 'text' // text that may be long (stack traces, descriptions); bounded by the metadata limit
-  | 'count' // non-negative integer
+  | 'count' // non-negative integer up to MAX_COUNT
   | 'amount' // non-negative number up to MAX_AMOUNT (durations, money)
   | 'http_status' // integer 100..599
   | 'object' // a JSON object
@@ -207,6 +207,11 @@ export const MAX_STRING_FIELD_CHARS = 8 * 1024;
  * that the statistics' sums (double precision) cannot overflow, as two amounts near 1.8e308 did.
  */
 export const MAX_AMOUNT = 1e15;
+/**
+ * The largest `count` (tokens, words, rows): a trillion, beyond any real count, and small enough
+ * that a batch's sum of counts stays far inside the bigint the statistics' rollups add up.
+ */
+export const MAX_COUNT = 1e12;
 
 export function isBuiltin(eventType: string): eventType is BuiltinEventType {
   return Object.prototype.hasOwnProperty.call(CATALOGUE, eventType);

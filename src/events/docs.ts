@@ -3,6 +3,7 @@ import {
   CATALOGUE,
   CUSTOM_EVENT_TYPE_PATTERN,
   MAX_AMOUNT,
+  MAX_COUNT,
   MAX_MESSAGE_BYTES,
   MAX_METADATA_BYTES,
   MAX_STRING_FIELD_CHARS,
@@ -15,7 +16,7 @@ import {
 const TYPE_TEXT: Record<FieldType, string> = {
   string: `string (1 to ${MAX_STRING_FIELD_CHARS} characters)`,
   text: 'string (any length within the metadata limit)',
-  count: 'integer ≥ 0',
+  count: `integer from 0 to ${MAX_COUNT.toExponential()}`,
   amount: `number from 0 to ${MAX_AMOUNT.toExponential()}`,
   http_status: 'integer 100–599',
   object: 'JSON object',

@@ -10,6 +10,7 @@ import {
   CUSTOM_EVENT_TYPE_PATTERN,
   LEVELS,
   MAX_AMOUNT,
+  MAX_COUNT,
   MAX_MESSAGE_BYTES,
   MAX_STRING_FIELD_CHARS,
   type EventSpec,
@@ -26,7 +27,7 @@ export const MAX_REQUEST_BYTES = 5 * 1024 * 1024; // 5 MiB
 const TYPE_SCHEMA: Record<FieldType, JsonSchema> = {
   string: { type: 'string', minLength: 1, maxLength: MAX_STRING_FIELD_CHARS },
   text: { type: 'string' },
-  count: { type: 'integer', minimum: 0 },
+  count: { type: 'integer', minimum: 0, maximum: MAX_COUNT },
   amount: { type: 'number', minimum: 0, maximum: MAX_AMOUNT },
   http_status: { type: 'integer', minimum: 100, maximum: 599 },
   object: { type: 'object', additionalProperties: true },

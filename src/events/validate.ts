@@ -12,6 +12,7 @@ import {
   ENVELOPE_FIELDS,
   LEVELS,
   MAX_AMOUNT,
+  MAX_COUNT,
   MAX_MESSAGE_BYTES,
   MAX_METADATA_BYTES,
   MAX_STRING_FIELD_CHARS,
@@ -75,7 +76,12 @@ const EXPECT: Record<FieldType, Check> = {
           ? `too long: ${v.length} characters, at most ${MAX_STRING_FIELD_CHARS}`
           : badText(v),
   text: (v) => (typeof v === 'string' ? badText(v) : `expected a string, got ${show(v)}`),
-  count: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : `expected a non-negative integer, got ${show(v)}`),
+  count: (v) =>
+    !Number.isSafeInteger(v) || (v as number) < 0
+      ? `expected a non-negative integer, got ${show(v)}`
+      : (v as number) > MAX_COUNT
+        ? `too large: ${show(v)}, at most ${MAX_COUNT.toExponential()}`
+        : null,
   amount: (v) =>
     typeof v !== 'number' || !(v >= 0)
       ? `expected a non-negative number, got ${show(v)}`

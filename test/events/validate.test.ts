@@ -46,6 +46,8 @@ describe('validation', () => {
     assert.match(errorOf({ ...example('task_updated'), changes: [1] }), /^changes: expected a JSON object, got \[1\]$/);
     assert.match(errorOf({ ...example('task_created'), task_id: '' }), /^task_id: expected a non-empty string$/);
     assert.match(errorOf({ ...example('model_called'), tokens_used: Number.NaN }), /tokens_used: expected a non-negative integer, got NaN/);
+    assert.match(errorOf({ ...example('model_called'), tokens_used: 1e12 + 1 }), /^tokens_used: too large: 1000000000001, at most 1e\+12$/);
+    assert.equal(validateEvent({ ...example('model_called'), tokens_used: 1e12 }, 0).ok, true);
   });
 
   it('reports every problem at once', () => {

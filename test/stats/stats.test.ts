@@ -170,6 +170,21 @@ for (const backend of BACKENDS) {
       await assertAllStats(store, rows, [['the extra hour', range], ...RANGES.slice(0, 2)]);
     });
 
+    it('adds token counts up past the range of bigint', async () => {
+      const base = T0 + 700 * HOUR;
+      const call = (i: number) => event(base + i, { event_type: 'model_called', model_name: 'huge', provider: 'p', tokens_used: 1e12, cost_usd: 1 });
+      await insertEvents(store, [call(0)]);
+      // As if 9.2 million calls at the largest count had been made in this hour already.
+      await store.query("UPDATE stats_costs_hourly SET tokens = tokens + 9223372036854775807 WHERE model_name = 'huge'");
+      await store.query("UPDATE stats_cost_task_hourly SET tokens = tokens + 9223372036854775807 WHERE hour = $1", [new Date(base)]);
+      assert.equal(await insertEvents(store, [call(1), call(2)]), 2, 'the next calls of that hour are stored');
+      const costs = (await STATS.costs(store, { since: at(base), until: at(base + HOUR) })) as { total: { tokens: number } };
+      assert.equal(costs.total.tokens, 9223372036854775807 + 3e12);
+      await store.query("UPDATE stats_costs_hourly SET tokens = tokens - 9223372036854775807 WHERE model_name = 'huge'");
+      await store.query("UPDATE stats_cost_task_hourly SET tokens = tokens - 9223372036854775807 WHERE hour = $1", [new Date(base)]);
+      rows.push(call(0), call(1), call(2));
+    });
+
     it('stays exact under concurrent writers updating the same rollup rows (no deadlock)', async () => {
       const batches = Array.from({ length: 8 }, (_, i) => makeEvents(300, 3, 200 + i).map((r) => ({ ...r, time: r.time + 600 * HOUR })));
       await Promise.all(batches.map((b) => insertEvents(store, b)));
