@@ -74,7 +74,7 @@ export class EmbeddedStore implements Store {
     );
   }
 
-  copyIn(table: string, columns: readonly string[], data: string): Promise<void> {
+  copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void> {
     return this.serial(async () => {
       await this.db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([data]) });
     });

@@ -104,7 +104,7 @@ export class PostgresStore implements Store {
     }
   }
 
-  async copyIn(table: string, columns: readonly string[], data: string): Promise<void> {
+  async copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void> {
     const { client, done } = await this.checkout();
     let broken: Error | undefined;
     try {

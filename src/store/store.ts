@@ -14,7 +14,7 @@ export interface Queryable {
 /** A transaction's connection: queries, and COPY inside the same transaction. */
 export interface Tx extends Queryable {
   /** `COPY <table> (<columns>) FROM STDIN` in text format within this transaction. */
-  copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+  copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void>;
 }
 
 export type StoreKind = 'embedded' | 'postgres';
@@ -29,7 +29,7 @@ export interface Store extends Queryable {
    * The backend's fastest bulk path: `COPY <table> (<columns>) FROM STDIN` in text format,
    * `data` being complete lines. Atomic: all rows or none.
    */
-  copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+  copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -100,20 +100,34 @@ function esc(s: string): string {
 export const COPY_COLUMNS = ['id', 'level', 'message', '"timestamp"', 'event_type', 'log_metadata', 'chain_pos', 'chain_hash'] as const;
 
 /**
- * A batch encoded ahead of its write (the CPU work that does not depend on the chain head):
+ * A batch encoded ahead of its write (the CPU work that does not depend on the chain head), in
+ * two buffers rather than strings per row (fewer objects for the garbage collector to move):
  * each row's COPY line up to its chain columns, and its canonical encoding.
  */
 export interface PreparedRows {
-  lines: string[];
-  canon: string[];
+  n: number;
+  /** Row i's COPY line (UTF-8, up to its chain columns) is `lines[lineAt[i], lineAt[i + 1])`. */
+  lines: Buffer;
+  lineAt: Uint32Array;
+  /**
+   * Row i's canonical encoding is `canon[canonAt[i], canonEnd[i])`, with LINK_ROOM free bytes
+   * before it where chaining writes the previous hash and the position, so that the hash's
+   * whole input is one contiguous range.
+   */
+  canon: Buffer;
+  canonAt: Uint32Array;
+  canonEnd: Uint32Array;
   /** First days (UTC) of the months the rows fall in: their partitions must exist. */
   months: string[];
   /**
    * The COPY data chained ahead of the write, from the head the writer expects to find (where its
    * previous batch ended); used when the locked head is that one, recomputed otherwise.
    */
-  ahead?: { from: ChainLink; data: string; end: ChainLink };
+  ahead?: { from: ChainLink; data: Buffer; end: ChainLink };
 }
+
+/** Room before each canonical encoding: the previous hash, and the position (≤ 16 digits) and "\n". */
+const LINK_ROOM = 32 + 17;
 
 /** A position in the chain and its hash. */
 export interface ChainLink {
@@ -130,12 +144,83 @@ export interface ChainTail {
   wrote?: ChainLink;
 }
 
+/** A growing byte buffer written front to back. */
+class Bytes {
+  buf: Buffer;
+  at = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Makes room for `bytes` more bytes. */
+  room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.at + bytes));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+
+  write(s: string): void {
+    this.room(3 * s.length);
+    this.at += this.buf.write(s, this.at, 'utf8');
+  }
+}
+
+/** An encoding in progress: prepareRows and prepareRowsSliced fill it range by range. */
+class Encoder {
+  readonly lines: Bytes;
+  readonly canon: Bytes;
+  readonly lineAt: Uint32Array;
+  readonly canonAt: Uint32Array;
+  readonly canonEnd: Uint32Array;
+  readonly months = new Set<string>();
+
+  constructor(readonly rows: readonly EventRow[]) {
+    const n = rows.length;
+    this.lines = new Bytes(n * 384 + 64);
+    this.canon = new Bytes(n * (384 + LINK_ROOM) + 64);
+    this.lineAt = new Uint32Array(n + 1);
+    this.canonAt = new Uint32Array(n);
+    this.canonEnd = new Uint32Array(n);
+  }
+
+  encode(from: number, to: number): void {
+    const { rows, lines, canon } = this;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = from; i < to; i++) {
+      const r = rows[i];
+      const meta = r.metaJson ?? canonicalJson(r.metadata) ?? '{}';
+      const id = r.id.toLowerCase();
+      const iso = new Date(r.time).toISOString();
+      this.lineAt[i] = lines.at;
+      lines.write(id + '\t' + r.level + '\t' + esc(r.message) + '\t' + iso + '\t' + r.event_type + '\t' + esc(meta) + '\t');
+      canon.room(LINK_ROOM);
+      canon.at += LINK_ROOM;
+      this.canonAt[i] = canon.at;
+      canon.write(canonicalRow(id, r.level, r.time, r.event_type, r.message, meta));
+      this.canonEnd[i] = canon.at;
+      if (r.time < lo || r.time >= hi) {
+        this.months.add(iso.slice(0, 7) + '-01');
+        const d = new Date(r.time);
+        lo = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+        hi = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+      }
+    }
+    this.lineAt[to] = lines.at;
+  }
+
+  done(): PreparedRows {
+    const { lines, canon } = this;
+    return { n: this.rows.length, lines: lines.buf.subarray(0, lines.at), lineAt: this.lineAt, canon: canon.buf.subarray(0, canon.at), canonAt: this.canonAt, canonEnd: this.canonEnd, months: [...this.months] };
+  }
+}
+
 export function prepareRows(rows: readonly EventRow[]): PreparedRows {
-  const p: PreparedRows = { lines: new Array<string>(rows.length), canon: new Array<string>(rows.length), months: [] };
-  const months = new Set<string>();
-  encodeRange(rows, p, 0, rows.length, months);
-  p.months = [...months];
-  return p;
+  const e = new Encoder(rows);
+  e.encode(0, rows.length);
+  return e.done();
 }
 
 /**
@@ -163,35 +248,13 @@ class Slicer {
  * whole batch, so the database is not kept waiting by the encoding of the next batch.
  */
 export async function prepareRowsSliced(rows: readonly EventRow[]): Promise<PreparedRows> {
-  const p: PreparedRows = { lines: new Array<string>(rows.length), canon: new Array<string>(rows.length), months: [] };
-  const months = new Set<string>();
+  const e = new Encoder(rows);
   const slicer = new Slicer();
   for (let at = 0; at < rows.length; at += STEP_ROWS) {
     if (at > 0) await slicer.step();
-    encodeRange(rows, p, at, Math.min(rows.length, at + STEP_ROWS), months);
+    e.encode(at, Math.min(rows.length, at + STEP_ROWS));
   }
-  p.months = [...months];
-  return p;
-}
-
-function encodeRange(rows: readonly EventRow[], p: PreparedRows, from: number, to: number, months: Set<string>): void {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = from; i < to; i++) {
-    const r = rows[i];
-    const meta = r.metaJson ?? canonicalJson(r.metadata) ?? '{}';
-    const id = r.id.toLowerCase();
-    const iso = new Date(r.time).toISOString();
-    p.lines[i] = id + '\t' + r.level + '\t' + esc(r.message) + '\t' + iso + '\t' + r.event_type + '\t' + esc(meta) + '\t';
-    p.canon[i] = canonicalRow(id, r.level, r.time, r.event_type, r.message, meta);
-    if (r.time < lo || r.time >= hi) {
-      const month = iso.slice(0, 7);
-      months.add(month + '-01');
-      const d = new Date(r.time);
-      lo = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-      hi = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-    }
-  }
+  return e.done();
 }
 
 export interface ChainHead {
@@ -220,46 +283,85 @@ function sameLink(a: ChainLink, b: ChainLink): boolean {
 /** One PreparedRows of several, in order; chained ahead when each part continues the one before. */
 export function mergePrepared(list: readonly PreparedRows[]): PreparedRows {
   if (list.length === 1) return list[0];
-  const merged: PreparedRows = { lines: [], canon: [], months: [] };
+  let n = 0;
+  for (const p of list) n += p.n;
+  const lineAt = new Uint32Array(n + 1);
+  const canonAt = new Uint32Array(n);
+  const canonEnd = new Uint32Array(n);
   const months = new Set<string>();
+  let row = 0;
+  let lineBase = 0;
+  let canonBase = 0;
   let continuous = true;
-  for (let i = 0; i < list.length; i++) {
-    const p = list[i];
-    for (const l of p.lines) merged.lines.push(l);
-    for (const c of p.canon) merged.canon.push(c);
+  for (let k = 0; k < list.length; k++) {
+    const p = list[k];
+    for (let i = 0; i < p.n; i++) {
+      lineAt[row + i] = p.lineAt[i] + lineBase;
+      canonAt[row + i] = p.canonAt[i] + canonBase;
+      canonEnd[row + i] = p.canonEnd[i] + canonBase;
+    }
+    row += p.n;
+    lineBase += p.lines.length;
+    canonBase += p.canon.length;
     for (const m of p.months) months.add(m);
-    if (p.ahead === undefined || (i > 0 && !sameLink(p.ahead.from, list[i - 1].ahead!.end))) continuous = false;
+    if (p.ahead === undefined || (k > 0 && !sameLink(p.ahead.from, list[k - 1].ahead!.end))) continuous = false;
   }
-  merged.months = [...months];
-  if (continuous) merged.ahead = { from: list[0].ahead!.from, data: list.map((p) => p.ahead!.data).join(''), end: list[list.length - 1].ahead!.end };
+  lineAt[n] = lineBase;
+  const merged: PreparedRows = {
+    n,
+    lines: Buffer.concat(list.map((p) => p.lines)),
+    lineAt,
+    canon: Buffer.concat(list.map((p) => p.canon)),
+    canonAt,
+    canonEnd,
+    months: [...months],
+  };
+  if (continuous) merged.ahead = { from: list[0].ahead!.from, data: Buffer.concat(list.map((p) => p.ahead!.data)), end: list[list.length - 1].ahead!.end };
   return merged;
 }
 
+/** Bytes of one row's chain columns at most: position (≤ 16 digits), "\t\\\\x", 64 hex digits, "\n". */
+const CHAIN_COLUMNS_BYTES = 16 + 4 + 64 + 1;
+
 /**
- * Links rows one after another, each hash computed with one call over a reused buffer holding the
- * previous hash and the row's text (`crypto.hash`: no Hash object per row, the hex text COPY
- * needs comes straight out). Same result as `link`.
+ * Links rows of `p` one after another into COPY data: each hash is one `crypto.hash` call over the
+ * row's canonical encoding with the previous hash and the position written into the room before
+ * it (no Hash object per row); the line and its chain columns are copied into the output buffer.
+ * Same result as `link`.
  */
 class Linker {
-  private static buf = Buffer.allocUnsafe(64 * 1024);
   pos: number;
   hex: string;
+  private readonly out: Buffer;
+  private at = 0;
 
-  constructor(from: ChainLink) {
+  constructor(
+    private readonly p: PreparedRows,
+    from: ChainLink,
+  ) {
     this.pos = from.pos;
     this.hex = from.hash.toString('hex');
+    this.out = Buffer.allocUnsafe(p.lines.length + p.n * CHAIN_COLUMNS_BYTES);
   }
 
-  /** Links the next row; returns its hash in hex. */
-  next(canonical: string): string {
-    this.pos++;
-    const text = this.pos + '\n' + canonical;
-    if (Linker.buf.length < 32 + 3 * text.length) Linker.buf = Buffer.allocUnsafe(32 + 3 * text.length);
-    const buf = Linker.buf;
-    buf.write(this.hex, 0, 32, 'hex');
-    const n = buf.write(text, 32, 'utf8');
-    this.hex = hashOnce('sha256', buf.subarray(0, 32 + n), 'hex');
-    return this.hex;
+  /** Links rows [from, to); `keep` selects rows. */
+  range(from: number, to: number, keep?: readonly boolean[]): void {
+    const { p, out } = this;
+    for (let i = from; i < to; i++) {
+      if (keep !== undefined && !keep[i]) continue;
+      this.pos++;
+      const posText = this.pos + '\n';
+      const start = p.canonAt[i] - 32 - posText.length;
+      p.canon.write(this.hex, start, 32, 'hex');
+      p.canon.write(posText, start + 32, 'latin1');
+      this.hex = hashOnce('sha256', p.canon.subarray(start, p.canonEnd[i]), 'hex');
+      this.at += p.lines.copy(out, this.at, p.lineAt[i], p.lineAt[i + 1]);
+      this.at += out.write(this.pos + '\t\\\\x' + this.hex + '\n', this.at, 'latin1');
+    }
+  }
+
+  data(): Buffer {
+    return this.out.subarray(0, this.at);
   }
 
   end(): ChainLink {
@@ -267,21 +369,10 @@ class Linker {
   }
 }
 
-/** COPY text of rows [from, to) of `p`, linked by `l`; `keep` selects rows. */
-function chainRange(p: PreparedRows, l: Linker, from: number, to: number, keep?: readonly boolean[]): string {
-  let data = '';
-  for (let i = from; i < to; i++) {
-    if (keep !== undefined && !keep[i]) continue;
-    const hex = l.next(p.canon[i]);
-    data += p.lines[i] + l.pos + '\t\\\\x' + hex + '\n';
-  }
-  return data;
-}
-
-function chainData(p: PreparedRows, from: ChainLink, keep?: readonly boolean[]): { data: string; end: ChainLink; n: number } {
-  const l = new Linker(from);
-  const data = chainRange(p, l, 0, p.lines.length, keep);
-  return { data, end: l.end(), n: l.pos - from.pos };
+function chainData(p: PreparedRows, from: ChainLink, keep?: readonly boolean[]): { data: Buffer; end: ChainLink; n: number } {
+  const l = new Linker(p, from);
+  l.range(0, p.n, keep);
+  return { data: l.data(), end: l.end(), n: l.pos - from.pos };
 }
 
 /**
@@ -300,15 +391,14 @@ export function chainAhead(p: PreparedRows, tail: ChainTail): void {
 export async function chainAheadSliced(p: PreparedRows, tail: ChainTail): Promise<void> {
   if (tail.last === null || tail.alone !== true) return;
   const from = tail.last;
-  const l = new Linker(from);
-  const parts: string[] = [];
+  const l = new Linker(p, from);
   const slicer = new Slicer();
-  for (let at = 0; at < p.lines.length; at += STEP_ROWS) {
+  for (let at = 0; at < p.n; at += STEP_ROWS) {
     if (at > 0) await slicer.step();
-    parts.push(chainRange(p, l, at, Math.min(p.lines.length, at + STEP_ROWS)));
+    l.range(at, Math.min(p.n, at + STEP_ROWS));
   }
   const end = l.end();
-  p.ahead = { from, data: parts.join(''), end };
+  p.ahead = { from, data: l.data(), end };
   // Unless the write in flight failed meanwhile (the tail was reset): then nothing is known.
   if (tail.last === from) tail.last = end;
 }
@@ -332,7 +422,7 @@ export function chainNext(p: PreparedRows, tail: ChainTail): void {
  */
 export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, keep?: readonly boolean[], tail?: ChainTail): Promise<number> {
   const ahead = keep === undefined && p.ahead !== undefined && sameLink(p.ahead.from, head) ? p.ahead : undefined;
-  const { data, end, n } = ahead !== undefined ? { ...ahead, n: p.lines.length } : chainData(p, head, keep);
+  const { data, end, n } = ahead !== undefined ? { ...ahead, n: p.n } : chainData(p, head, keep);
   if (tail !== undefined) {
     tail.alone = tail.wrote !== undefined && sameLink(tail.wrote, head);
     tail.wrote = end;
@@ -350,5 +440,8 @@ export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, ke
 
 /** The rows as COPY text (COPY_COLUMNS) with the chain columns NULL: the benchmarks' reference load. */
 export function encodeUnchained(rows: readonly EventRow[]): string {
-  return prepareRows(rows).lines.join('\\N\t\\N\n') + '\\N\t\\N\n';
+  const p = prepareRows(rows);
+  let data = '';
+  for (let i = 0; i < p.n; i++) data += p.lines.toString('utf8', p.lineAt[i], p.lineAt[i + 1]) + '\\N\t\\N\n';
+  return data;
 }
