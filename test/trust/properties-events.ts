@@ -10,6 +10,7 @@ import {
   ENVELOPE_FIELDS,
   LEVELS,
   MAX_AMOUNT,
+  MAX_COUNT,
   MAX_STRING_FIELD_CHARS,
   type BuiltinEventType,
   type FieldType,
@@ -51,7 +52,7 @@ const jsonValue = fc.jsonValue({ maxDepth: 3, stringUnit: 'grapheme' });
 const VALID: Record<FieldType, fc.Arbitrary<unknown>> = {
   string: safeString(1, 40),
   text: safeString(0, 200),
-  count: fc.oneof(fc.nat(10_000), fc.maxSafeNat()),
+  count: fc.oneof(fc.nat(10_000), fc.integer({ min: 0, max: MAX_COUNT })),
   amount: fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.double({ min: 0, max: MAX_AMOUNT, noNaN: true }), fc.nat()),
   http_status: fc.integer({ min: 100, max: 599 }),
   object: fc.dictionary(safeString(0, 10), jsonValue, { maxKeys: 5 }),
@@ -64,7 +65,8 @@ const WRONG: Record<FieldType, fc.Arbitrary<unknown>> = {
   text: fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 })),
   count: fc.oneof(
     fc.integer({ max: -1 }),
-    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isSafeInteger(d) || d < 0),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isSafeInteger(d) || d < 0 || d > MAX_COUNT),
+    fc.integer({ min: MAX_COUNT + 1, max: Number.MAX_SAFE_INTEGER }),
     fc.constantFrom(2 ** 53, 1e300, -0.5, 1.5),
     fc.string().filter((s) => s.length > 0),
     fc.boolean(),

@@ -82,14 +82,16 @@ export function assertRefusal(a: RawAnswer, what: string, statuses?: readonly nu
 }
 
 /**
- * Node's HTTP parser refuses a request line and headers over 16 KiB before the app sees them: 431
- * with Fastify's JSON body (not the catalogue's: the app never ran). True when that is the answer,
- * which is only acceptable for a URL that long.
+ * Node's HTTP parser refuses a request line and headers over 16 KiB before the app sees them: 431,
+ * answered in the catalogue's shape (43101). True when that is the answer, which is only
+ * acceptable for a URL that long.
  */
 export function headerTooLarge(a: RawAnswer, url: string): boolean {
   if (a.status !== 431) return false;
   assert.ok(url.length > 8 * 1024, `431 for a URL of ${url.length} characters`);
-  assert.match(String((a.json as { message?: unknown } | undefined)?.message), /header size/, `431 without a message: ${a.text}`);
+  const body = a.json as { code?: unknown; error?: unknown } | undefined;
+  assert.equal(body?.code, 43101, `431 outside the error catalogue: ${a.text}`);
+  assert.match(String(body?.error), /over 16 KiB/, `431 without a message: ${a.text}`);
   return true;
 }
 
