@@ -141,26 +141,36 @@ export interface Completion {
 }
 
 /**
- * Records finished attempts: each delivery's new state and its attempt row, in one statement each.
- * Only rows still leased to this worker are updated (a lease that ran out belongs to another now).
- * Returns the ids that were updated.
+ * Records finished attempts: each delivery's new state and its attempt row, in one statement (one
+ * round trip, and no transaction of its own when the caller needs none). Only rows still leased to
+ * this worker are updated (a lease that ran out belongs to another now), and only their attempts
+ * are recorded. Returns the ids that were updated.
  */
 export async function completeAttempts(db: Queryable, worker: string, done: readonly Completion[], nowMs: number): Promise<Set<string>> {
   if (done.length === 0) return new Set();
   const { rows } = await db.query<{ id: string }>(
-    `UPDATE deliveries d
-        SET status = u.status,
-            next_attempt_at = u.next_at,
-            last_status = u.provider_status,
-            last_error = u.error,
-            locked_by = NULL,
-            locked_until = NULL,
-            sent_at = CASE WHEN u.status = 'sent' THEN $8::timestamptz ELSE d.sent_at END,
-            dead_at = CASE WHEN u.status = 'dead' THEN $8::timestamptz ELSE d.dead_at END
-       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
-            AS u(id, attempt, status, next_at, provider_status, error)
-      WHERE d.id = u.id AND d.locked_by = $7 AND d.attempts = u.attempt AND d.status = 'sending'
-     RETURNING d.id`,
+    `WITH u AS (
+       SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[], $8::float8[], $9::text[])
+              AS u(id, attempt, status, next_at, provider_status, error, started_at, duration_ms, outcome)),
+     updated AS (
+       UPDATE deliveries d
+          SET status = u.status,
+              next_attempt_at = u.next_at,
+              last_status = u.provider_status,
+              last_error = u.error,
+              locked_by = NULL,
+              locked_until = NULL,
+              sent_at = CASE WHEN u.status = 'sent' THEN $11::timestamptz ELSE d.sent_at END,
+              dead_at = CASE WHEN u.status = 'dead' THEN $11::timestamptz ELSE d.dead_at END
+         FROM u
+        WHERE d.id = u.id AND d.locked_by = $10 AND d.attempts = u.attempt AND d.status = 'sending'
+       RETURNING d.id),
+     recorded AS (
+       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, outcome, provider_status, error, worker)
+       SELECT u.id, u.attempt, u.started_at, u.duration_ms, u.outcome, u.provider_status, u.error, $10
+         FROM u JOIN updated ON updated.id = u.id
+       ON CONFLICT DO NOTHING)
+     SELECT id FROM updated`,
     [
       done.map((d) => d.id),
       done.map((d) => d.attempt),
@@ -168,30 +178,14 @@ export async function completeAttempts(db: Queryable, worker: string, done: read
       done.map((d) => iso(d.next_attempt_at)),
       done.map((d) => d.provider_status),
       done.map((d) => d.error),
+      done.map((d) => iso(d.started_at)),
+      done.map((d) => d.duration_ms),
+      done.map((d) => d.outcome),
       worker,
       iso(nowMs),
     ],
   );
-  const updated = new Set(rows.map((r) => r.id));
-  const kept = done.filter((d) => updated.has(d.id));
-  if (kept.length > 0) {
-    await db.query(
-      `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, outcome, provider_status, error, worker)
-       SELECT * , $8 FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::float8[], $5::text[], $6::text[], $7::text[])
-       ON CONFLICT DO NOTHING`,
-      [
-        kept.map((d) => d.id),
-        kept.map((d) => d.attempt),
-        kept.map((d) => iso(d.started_at)),
-        kept.map((d) => d.duration_ms),
-        kept.map((d) => d.outcome),
-        kept.map((d) => d.provider_status),
-        kept.map((d) => d.error),
-        worker,
-      ],
-    );
-  }
-  return updated;
+  return new Set(rows.map((r) => r.id));
 }
 
 export interface ListFilter {

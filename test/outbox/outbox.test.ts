@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import type { Channel, Notification } from '../../src/channels/channel.js';
+import type { Channel, Notification, SendResult } from '../../src/channels/channel.js';
 import { DiscordChannel } from '../../src/channels/discord.js';
 import { HttpClient } from '../../src/channels/http.js';
 import { SlackChannel } from '../../src/channels/slack.js';
@@ -12,9 +12,9 @@ import { uuidv7 } from '../../src/events/uuid7.js';
 import type { Delivery } from '../../src/interventions/deliveries.js';
 import { StaticDirectory, type NamedTarget } from '../../src/outbox/directory.js';
 import { OutboxRecorder } from '../../src/outbox/recorder.js';
-import { attemptsOf, claimDue, listDeliveries } from '../../src/outbox/sql.js';
+import { attemptsOf, claimDue, completeAttempts, listDeliveries, type Completion } from '../../src/outbox/sql.js';
 import { OutboxWorker } from '../../src/outbox/worker.js';
-import type { Store } from '../../src/store/store.js';
+import type { Queryable, Store } from '../../src/store/store.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { BACKENDS, openHandles, openTestStore, PG_SKIP } from '../helpers/stores.js';
 import { discordRateLimited, discordUnknownWebhook, startDiscordPeer } from '../helpers/peers/discord.js';
@@ -197,6 +197,87 @@ for (const backend of BACKENDS) {
       assert.equal(peers.webhook.verified.length, 1);
       assert.equal(peers.webhook.verified[0].ok, true);
       assert.equal(peers.webhook.received[0].headers['webhook-id'], d.id, 'the delivery id is the idempotency key');
+      await worker.close();
+    });
+
+    it('records an attempt only with its lease: a worker whose lease was taken over records nothing', async () => {
+      const clock = new ManualClock(Date.parse('2026-05-01T00:00:00Z'));
+      const dir = directory(peers);
+      const d = delivery('webhook');
+      await record(store, new OutboxRecorder(dir, clock), [d]);
+      const [row] = await claimDue(store, { worker: 'second', limit: 10, nowMs: clock.now(), leaseMs: 60_000, skipChannels: [] });
+      const done: Completion = {
+        id: row.id,
+        attempt: row.attempts,
+        status: 'sent',
+        next_attempt_at: clock.now(),
+        started_at: clock.now(),
+        duration_ms: 3,
+        outcome: 'ok',
+        provider_status: '200',
+        error: null,
+      };
+      assert.deepEqual([...(await completeAttempts(store, 'first', [done], clock.now()))], [], 'not leased to this worker');
+      assert.deepEqual(await attemptsOf(store, [d.id]), []);
+      assert.deepEqual([...(await completeAttempts(store, 'second', [done], clock.now()))], [d.id]);
+      const attempts = await attemptsOf(store, [d.id]);
+      assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.provider_status, a.duration_ms, a.worker]), [[1, 'ok', '200', 3, 'second']]);
+      const [sent] = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 1 });
+      assert.equal(sent.status, 'sent');
+    });
+
+    it('records attempts that finish together in one statement, and does not hold one back for a send that hangs', async () => {
+      const clock = new ManualClock();
+      // A channel that answers when the test says so.
+      const answers: ((r: SendResult) => void)[] = [];
+      const held: Channel = { name: 'held', send: () => new Promise<SendResult>((resolve) => answers.push(resolve)), mask: () => '****' };
+      const dir = new StaticDirectory(new Map([['held', held]]), new Map([['held', [{ channel: 'held', name: 'ops', address: 'held://ops' }]]]));
+      const recorder = new OutboxRecorder(dir, clock);
+      const writes: number[] = []; // attempts recorded per statement, in or out of a transaction
+      const counting = (db: Queryable): Queryable => ({
+        query: <R>(sql: string, params?: readonly unknown[]) => {
+          if (sql.includes('INSERT INTO delivery_attempts')) writes.push((params![0] as unknown[]).length);
+          return db.query<R>(sql, params);
+        },
+        exec: (sql) => db.exec(sql),
+      });
+      const counted: Store = {
+        ...counting(store),
+        kind: store.kind,
+        description: store.description,
+        transaction: (fn) => store.transaction((tx) => fn({ ...counting(tx), copyIn: (table, columns, data) => tx.copyIn(table, columns, data) })),
+        copyIn: (table, columns, data) => store.copyIn(table, columns, data),
+        close: async () => undefined,
+      };
+      const worker = new OutboxWorker({ store: counted, directory: dir, log: silent, clock });
+      const sendsStarted = async (n: number) => {
+        while (answers.length < n) await new Promise((r) => setTimeout(r, 5));
+      };
+      const ok: SendResult = { outcome: 'ok', status: 200, durationMs: 1 };
+
+      await record(store, recorder, [delivery('held'), delivery('held'), delivery('held')]);
+      const first = worker.runOnce();
+      await sendsStarted(3);
+      for (const answer of answers) answer(ok);
+      assert.equal(await first, 3);
+      assert.deepEqual(writes, [3], 'three attempts that finished together, one statement');
+
+      const [quick, slow] = [delivery('held'), delivery('held')];
+      await record(store, recorder, [quick, slow]);
+      const second = worker.runOnce();
+      await sendsStarted(5);
+      answers[3](ok);
+      for (let i = 0; ; i++) {
+        const [row] = await listDeliveries(store, { intervention_id: quick.intervention_id, limit: 1 });
+        if (row.status === 'sent') break;
+        assert.ok(i < 200, 'the finished attempt is recorded while the other send still hangs');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      answers[4](ok);
+      assert.equal(await second, 2);
+      assert.deepEqual(writes, [3, 1, 1]);
+      const [slowRow] = await listDeliveries(store, { intervention_id: slow.intervention_id, limit: 1 });
+      assert.equal(slowRow.status, 'sent');
       await worker.close();
     });
   });
