@@ -132,6 +132,8 @@ export function renderDiscord(n: Notification, cfg: DiscordConfig = {}): Discord
 }
 
 function parseJson(body: string): Record<string, unknown> | undefined {
+  // Most answers are an empty 204 (wait=false): no exception thrown and caught for each of them.
+  if (body === '') return undefined;
   try {
     const v: unknown = JSON.parse(body);
     return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
