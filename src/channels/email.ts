@@ -10,7 +10,7 @@ import type { Channel, ChannelTarget, Notification, SendResult } from './channel
 import type { InterventionLevelName } from './levels.js';
 import { actionLink, ChannelConfigError, intOption, logResult, silentLogger, type ChannelDeps, type ChannelLogger } from './http.js';
 import { maskEmail, Redactor } from './mask.js';
-import { UrlGuard, UrlRefusedError } from './urlGuard.js';
+import { DnsUnavailableError, UrlGuard, UrlRefusedError } from './urlGuard.js';
 
 /** Level colours of the original (its Slack colours), for the HTML part's bar. */
 export const EMAIL_COLORS: Record<InterventionLevelName, string> = { INFO: '#36a64f', WARNING: '#ff9900', URGENT: '#ff6600', CRITICAL: '#ff0000' };
@@ -202,7 +202,9 @@ export class EmailChannel implements Channel {
         result =
           err instanceof UrlRefusedError
             ? { outcome: 'permanent', status: 'url_refused', error: redactor.redact(err.message), durationMs: 0 }
-            : { ...classifySmtpError(err as SmtpError, redactor), durationMs: 0 };
+            : err instanceof DnsUnavailableError
+              ? { outcome: 'retryable', status: err.code, error: redactor.redact(err.message), durationMs: 0 }
+              : { ...classifySmtpError(err as SmtpError, redactor), durationMs: 0 };
       }
       result.durationMs = Date.now() - started;
     }

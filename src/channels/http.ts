@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { SendOutcome, SendResult } from './channel.js';
 import { maskUrl, type Redactor } from './mask.js';
-import { pinnedLookup, UrlGuard, UrlRefusedError } from './urlGuard.js';
+import { DnsUnavailableError, pinnedLookup, UrlGuard, UrlRefusedError } from './urlGuard.js';
 
 /** Default whole-request timeout of a channel call, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -82,6 +82,7 @@ export class HttpClient {
       target = await this.guard.check(req.url);
     } catch (err) {
       if (err instanceof UrlRefusedError) throw new HttpFailure('refused', err.message, 'url_refused');
+      if (err instanceof DnsUnavailableError) throw new HttpFailure('network', err.message, err.code);
       throw err;
     }
     const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -12,6 +12,23 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { maskUrl } from './mask.js';
 
+/**
+ * DNS answers that say "not now" rather than "no such name": the delivery is retried later.
+ * (ENOTFOUND, a name that does not exist, stays a refusal: a wrong host in the configuration.)
+ */
+const TRANSIENT_DNS_CODES = new Set(['EAI_AGAIN', 'EAI_MEMORY', 'EAI_SYSTEM', 'ETIMEOUT', 'ETIMEDOUT', 'ESERVFAIL', 'ECONNREFUSED', 'EREFUSED', 'ECANCELLED']);
+
+/** The host's name could not be resolved for now (the resolver failed or timed out): retry later. */
+export class DnsUnavailableError extends Error {
+  override readonly name = 'DnsUnavailableError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
 export class UrlRefusedError extends Error {
   override readonly name = 'UrlRefusedError';
   constructor(message: string) {
@@ -159,7 +176,8 @@ export class UrlGuard {
 
   /**
    * Checks a URL and resolves its host; throws UrlRefusedError (with a masked URL) when the
-   * scheme is not http(s), the name does not resolve, or any address is not allowed.
+   * scheme is not http(s), the name does not exist, or any address is not allowed, and
+   * DnsUnavailableError when the resolver could not answer for now.
    */
   async check(raw: string | URL): Promise<ResolvedTarget> {
     let url: URL;
@@ -208,6 +226,7 @@ export class UrlGuard {
       found = await this.resolve(host);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      if (TRANSIENT_DNS_CODES.has(code)) throw new DnsUnavailableError(`cannot resolve the host of ${shown} for now (${code}); will retry`, code);
       throw new UrlRefusedError(`cannot resolve the host of ${shown} (${code})`);
     }
     if (found.length === 0) throw new UrlRefusedError(`cannot resolve the host of ${shown} (no address)`);

@@ -107,7 +107,7 @@ describe('email channel against an in-process SMTP server', () => {
     }
   });
 
-  it('a closed port is retryable; a host not allow-listed is refused', async () => {
+  it('a closed port and a resolver that cannot answer are retryable; a host not allow-listed is refused', async () => {
     const srv = net.createServer();
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as net.AddressInfo).port;
@@ -118,6 +118,11 @@ describe('email channel against an in-process SMTP server', () => {
     const refused = await new EmailChannel(base(peer.port), { guard: new UrlGuard(), logger: logs.logger }).send(notification(), target);
     results.push(refused);
     assertResult(refused, { outcome: 'permanent', status: 'url_refused', error: /loopback/ }, 'guard');
+    // A resolver that cannot answer for now: retried later, not given up.
+    const dnsDown = new UrlGuard({ resolve: async () => Promise.reject(Object.assign(new Error('dns'), { code: 'EAI_AGAIN' })) });
+    const later = await new EmailChannel({ ...base(peer.port), host: 'smtp.example' }, { guard: dnsDown, logger: logs.logger }).send(notification(), target);
+    results.push(later);
+    assertResult(later, { outcome: 'retryable', status: 'EAI_AGAIN', error: /cannot resolve the host of smtp\.example for now/ }, 'resolver down');
     const bad = await channel.send(notification(), { channel: 'email', address: 'not-an-address' });
     assertResult(bad, { outcome: 'permanent', status: 'invalid_target' }, 'bad address');
   });

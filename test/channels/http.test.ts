@@ -126,6 +126,32 @@ describe('HTTP client against a real peer', () => {
     }
   });
 
+  it('a resolver that cannot answer for now is retryable; a name that does not exist is permanent', async () => {
+    let code = 'EAI_AGAIN';
+    const resolve = async () => Promise.reject(Object.assign(new Error('dns'), { code }));
+    const client = new HttpClient({ guard: new UrlGuard({ allow: ['127.0.0.1'], resolve }) });
+    const before = peer.received.length;
+    try {
+      for (const [c, outcome, message] of [
+        ['EAI_AGAIN', 'retryable', /cannot resolve the host of http:\/\/hooks\.example\/\*\*\*\* for now \(EAI_AGAIN\); will retry/],
+        ['ETIMEOUT', 'retryable', /for now \(ETIMEOUT\)/],
+        ['ENOTFOUND', 'permanent', /cannot resolve the host of http:\/\/hooks\.example\/\*\*\*\* \(ENOTFOUND\)/],
+      ] as const) {
+        code = c;
+        await assert.rejects(client.request({ url: 'http://hooks.example/s3cret-path' }), (err: Error) => {
+          const r = failureResult(err, new Redactor(), Date.now());
+          assert.equal(r.outcome, outcome, c);
+          assert.match(String(r.error), message);
+          assert.ok(!String(r.error).includes('s3cret'), 'the path is masked');
+          return true;
+        });
+      }
+      assert.equal(peer.received.length, before, 'nothing was sent');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('a client without the allow-list refuses the loopback peer: permanent', async () => {
     const strict = new HttpClient({ guard: new UrlGuard() });
     const before = peer.received.length;

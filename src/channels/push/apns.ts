@@ -9,7 +9,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import http2 from 'node:http2';
 import type { Clock } from '../../util/clock.js';
 import { classifyStatus, HttpFailure, type ChannelLogger } from '../http.js';
-import { pinnedLookup, UrlRefusedError, type UrlGuard } from '../urlGuard.js';
+import { DnsUnavailableError, pinnedLookup, UrlRefusedError, type UrlGuard } from '../urlGuard.js';
 import { signJwt } from './jwt.js';
 import { maskToken, redact } from './mask.js';
 import { isUrgent, type PushMessage } from './payload.js';
@@ -140,6 +140,7 @@ export class ApnsProvider {
       addresses = (await this.guard.check(this.opts.baseUrl)).addresses;
     } catch (e) {
       if (e instanceof UrlRefusedError) throw new HttpFailure('refused', e.message, 'url_refused');
+      if (e instanceof DnsUnavailableError) throw new HttpFailure('network', e.message, e.code);
       throw e;
     }
     const s = http2.connect(this.opts.baseUrl, { lookup: pinnedLookup(addresses) });
