@@ -105,6 +105,7 @@ export const COPY_COLUMNS = ['id', 'level', 'message', '"timestamp"', 'event_typ
  * each row's COPY line up to its chain columns, and its canonical encoding.
  */
 export interface PreparedRows {
+  /** How many rows. */
   n: number;
   /** Row i's COPY line (UTF-8, up to its chain columns) is `lines[lineAt[i], lineAt[i + 1])`. */
   lines: Buffer;
