@@ -119,7 +119,98 @@ export class PostgresStore implements Store {
     }
   }
 
+  async copyTransaction(before: string, table: string, columns: readonly string[], data: string | Buffer, after: string): Promise<void> {
+    const { client, done } = await this.checkout();
+    let broken: Error | undefined;
+    try {
+      await client.query(new OneTrip(`BEGIN; ${before}; COPY ${table} (${columns.join(', ')}) FROM STDIN; ${after}; COMMIT`, data));
+    } catch (err) {
+      if (err instanceof pg.DatabaseError) {
+        // The server refused a statement: the rest was skipped, and the transaction, if still
+        // open, is aborted. ROLLBACK ends it (a harmless warning when COMMIT itself failed).
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = rollbackErr as Error;
+        }
+      } else {
+        // The connection failed or timed out mid-way: its state is unknown, never reuse it.
+        broken = err as Error;
+      }
+      throw err;
+    } finally {
+      done(broken);
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** A protocol message's header: its type byte, then its length (itself included, body following). */
+function header(type: number, bodyLength: number): Buffer {
+  const m = Buffer.allocUnsafe(5);
+  m[0] = type;
+  m.writeInt32BE(4 + bodyLength, 1);
+  return m;
+}
+
+/**
+ * A pg submittable sending a simple Query holding a COPY FROM STDIN, the COPY's data and CopyDone
+ * in one write, without waiting for the server's CopyInResponse. The server reads them in order;
+ * when a statement before the COPY fails, it skips the rest of the Query and ignores the copy
+ * messages that follow (the protocol says a frontend may still be sending them), so the whole
+ * exchange is one round trip however it ends. Settles at ReadyForQuery, or at the first error:
+ * pg hands a query nothing after an error (it then waits for ReadyForQuery before sending the
+ * next query, so the caller's ROLLBACK follows it).
+ */
+class OneTrip {
+  /** Set by the constructor; pg wraps it (query timeout), so every outcome goes through it. */
+  callback: (err: Error | null) => void;
+  readonly promise: Promise<void>;
+
+  constructor(
+    private readonly text: string,
+    private readonly data: string | Buffer,
+  ) {
+    let settle!: (err: Error | null) => void;
+    this.promise = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      settle = (err) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve();
+      };
+    });
+    this.callback = settle;
+  }
+
+  /** Lets `await client.query(oneTrip)` wait for the outcome. */
+  then<T1 = void, T2 = never>(onFulfilled?: ((v: void) => T1 | PromiseLike<T1>) | null, onRejected?: ((e: unknown) => T2 | PromiseLike<T2>) | null): Promise<T1 | T2> {
+    return this.promise.then(onFulfilled, onRejected);
+  }
+
+  submit(connection: { stream: { write(b: Buffer): boolean } }): void {
+    const text = Buffer.from(this.text + '\0', 'utf8');
+    const data = typeof this.data === 'string' ? Buffer.from(this.data, 'utf8') : this.data;
+    connection.stream.write(Buffer.concat([header(0x51 /* Query */, text.length), text, header(0x64 /* CopyData */, data.length), data, header(0x63 /* CopyDone */, 0)]));
+  }
+
+  handleError(err: Error): void {
+    this.callback(err);
+  }
+
+  handleReadyForQuery(): void {
+    this.callback(null);
+  }
+
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleCommandComplete(): void {}
+  handleEmptyQuery(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
+  handlePortalSuspended(): void {}
 }

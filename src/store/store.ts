@@ -30,6 +30,14 @@ export interface Store extends Queryable {
    * `data` being complete lines. Atomic: all rows or none.
    */
   copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void>;
+  /**
+   * One transaction sent to the server in one write, answered in one round trip: `before`, then
+   * `COPY <table> (<columns>) FROM STDIN` of `data`, then `after`, committed. `before` and `after`
+   * are complete SQL without parameters (values inlined by the caller, from values it made). All or
+   * nothing: the first error rolls everything back and rejects with the server's error. Only where
+   * the backend can do it in one round trip (PostgreSQL); callers fall back to `transaction`.
+   */
+  copyTransaction?(before: string, table: string, columns: readonly string[], data: string | Buffer, after: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -15,7 +15,7 @@
  * hash), locked FOR UPDATE by `vigil_chain_begin` for the rest of the writing transaction.
  */
 import { createHash, hash as hashOnce } from 'node:crypto';
-import type { Tx } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import type { EventRow } from '../events/types.js';
 
 export const GENESIS_HASH = Buffer.alloc(32);
@@ -143,6 +143,8 @@ export interface ChainTail {
   alone?: boolean;
   /** Where this writer's last write left the head. */
   wrote?: ChainLink;
+  /** Whether `logs` was partitioned at this writer's last write (known after its first). */
+  partitioned?: boolean;
 }
 
 /** A growing byte buffer written front to back. */
@@ -305,7 +307,10 @@ export function mergePrepared(list: readonly PreparedRows[]): PreparedRows {
     lineBase += p.lines.length;
     canonBase += p.canon.length;
     for (const m of p.months) months.add(m);
-    if (p.ahead === undefined || (k > 0 && !sameLink(p.ahead.from, list[k - 1].ahead!.end))) continuous = false;
+    // Parts chained ahead can follow parts that were not (submitted before the chain's end was
+    // known): only a list chained ahead throughout, each part from the end of the one before, is.
+    const before = k > 0 ? list[k - 1].ahead : undefined;
+    if (p.ahead === undefined || (k > 0 && (before === undefined || !sameLink(p.ahead.from, before.end)))) continuous = false;
   }
   lineAt[n] = lineBase;
   const merged: PreparedRows = {
@@ -427,16 +432,56 @@ export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, ke
   if (tail !== undefined) {
     tail.alone = tail.wrote !== undefined && sameLink(tail.wrote, head);
     tail.wrote = end;
+    tail.partitioned = head.partitioned;
     if (ahead === undefined || tail.last === null) tail.last = end;
   }
   if (n === 0) return 0;
-  // A batch within one month goes straight into its partition (see migration 010): COPY into the
-  // partitioned parent would insert row by row because of the rollup triggers' transition tables.
-  const month = p.months.length === 1 ? /^(\d{4})-(\d{2})-01$/.exec(p.months[0]) : null;
-  await tx.copyIn(head.partitioned && month ? `logs_${month[1]}_${month[2]}` : 'logs', COPY_COLUMNS, data);
+  await tx.copyIn(copyTable(p, head.partitioned), COPY_COLUMNS, data);
   // Under the chain lock the highest seq is this batch's last row.
-  await tx.query('UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()', [end.pos, end.hash]);
+  await tx.query(MOVE_HEAD, [end.pos, end.hash]);
   return n;
+}
+
+const MOVE_HEAD = 'UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()';
+
+/**
+ * Where a batch is copied: a batch within one month goes straight into its partition (see
+ * migration 010); COPY into the partitioned parent would insert row by row because of the rollup
+ * triggers' transition tables.
+ */
+function copyTable(p: PreparedRows, partitioned: boolean): string {
+  const month = p.months.length === 1 ? /^(\d{4})-(\d{2})-01$/.exec(p.months[0]) : null;
+  return partitioned && month ? `logs_${month[1]}_${month[2]}` : 'logs';
+}
+
+/** SQLSTATE of vigil_chain_expect (migration 012): the head is not where the writer expected. */
+export const CHAIN_MOVED = 'VG001';
+
+/**
+ * The whole write in one round trip, where the store can (PostgreSQL) and the batch was chained
+ * ahead from where this writer's last write left the head: lock the head and check it is still
+ * there, COPY, move the head, commit. Returns false, having written nothing, when it does not
+ * apply; throws the store's error otherwise (CHAIN_MOVED when another writer moved the head: then
+ * nothing was written, and the caller writes the batch the usual way).
+ */
+export async function appendAhead(store: Store, p: PreparedRows, tail: ChainTail): Promise<boolean> {
+  const ahead = p.ahead;
+  if (store.copyTransaction === undefined || ahead === undefined || tail.partitioned === undefined || tail.wrote === undefined || !sameLink(ahead.from, tail.wrote)) return false;
+  // Every value below is made here (positions, hashes, month dates of validated timestamps).
+  const months = `'{${p.months.join(',')}}'::date[]`;
+  const link = (l: ChainLink) => `${l.pos}, '\\x${l.hash.toString('hex')}'::bytea`;
+  const end = ahead.end;
+  await store.copyTransaction(
+    `SELECT vigil_chain_expect(${months}, ${link(ahead.from)})`,
+    copyTable(p, tail.partitioned),
+    COPY_COLUMNS,
+    ahead.data,
+    `UPDATE vigil_chain SET pos = ${end.pos}, hash = '\\x${end.hash.toString('hex')}'::bytea, seq = (SELECT max(seq) FROM logs), updated_at = now()`,
+  );
+  tail.alone = true;
+  tail.wrote = end;
+  if (tail.last === null) tail.last = end;
+  return true;
 }
 
 /** The rows as COPY text (COPY_COLUMNS) with the chain columns NULL: the benchmarks' reference load. */

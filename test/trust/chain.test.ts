@@ -11,7 +11,8 @@ import { insertEvents } from '../../src/events/insertEvents.js';
 import type { EventRow } from '../../src/events/types.js';
 import { validateEvent } from '../../src/events/validate.js';
 import type { Store, Tx } from '../../src/store/store.js';
-import { canonicalJson, canonicalRow, link, type PreparedRows } from '../../src/trust/chain.js';
+import { CHAIN_MOVED, appendAhead, canonicalJson, canonicalRow, chainAhead, link, mergePrepared, prepareRows, type ChainTail, type PreparedRows } from '../../src/trust/chain.js';
+import { sqlState } from '../../src/store/store.js';
 import { storeSink } from '../../src/events/sink.js';
 import { createCheckpoint, listCheckpoints, loadSigningKey, signatureValid } from '../../src/trust/checkpoints.js';
 import { verifyChain, type VerifyOptions, type VerifyReport } from '../../src/trust/verify.js';
@@ -289,6 +290,77 @@ for (const backend of BACKENDS) {
       assert.ok(Buffer.from(rows[0].hash).equals(p4.ahead!.end.hash));
       const r = await verifyChain(store);
       assert.equal(r.ok, true, JSON.stringify(r.problems));
+    });
+
+    it('writes a batch chained ahead in one round trip where the store can, and nothing of it when the head moved or a row is refused', async () => {
+      const tail: ChainTail = { last: null };
+      // The first write finds the head: the usual transaction, which tells the tail where it is.
+      await insertEvents(store, events(10, 50_000), undefined, tail);
+      let transactions = 0;
+      const counted: Store = Object.assign(Object.create(store) as Store, {
+        transaction: <T>(fn: (tx: Tx) => Promise<T>) => {
+          transactions++;
+          return store.transaction(fn);
+        },
+      });
+      const chained = (rows: EventRow[]) => {
+        const p = prepareRows(rows);
+        tail.alone = true;
+        chainAhead(p, tail);
+        assert.ok(p.ahead, 'chained ahead');
+        return p;
+      };
+      const r1 = events(10, 50_010);
+      await insertEvents(counted, r1, chained(r1), tail);
+      // PostgreSQL: one round trip, no transaction of several; embedded: the usual transaction.
+      assert.equal(transactions, store.copyTransaction ? 0 : 1);
+      if (store.copyTransaction) {
+        // Another writer moved the head: the batch chained ahead is refused whole, nothing is written.
+        const r2 = events(10, 50_020);
+        const p2 = chained(r2);
+        await insertEvents(store, events(5, 50_100));
+        const before = await store.query<{ n: number }>('SELECT count(*)::int AS n FROM logs');
+        await assert.rejects(appendAhead(store, p2, tail), (err) => sqlState(err) === CHAIN_MOVED && /chain head is at/.test((err as Error).message));
+        assert.deepEqual((await store.query<{ n: number }>('SELECT count(*)::int AS n FROM logs')).rows, before.rows);
+        // insertEvents then writes it the usual way, chained from the real head.
+        await insertEvents(store, r2, p2, tail);
+        // A row the database refuses (the level CHECK): the error names it, nothing is written, the
+        // head stays, and the connection goes back to the pool usable.
+        const bad = events(3, 50_030);
+        (bad[1] as { level: string }).level = 'LOUD';
+        const p3 = chained(bad);
+        const head = (await store.query<{ pos: string }>('SELECT pos FROM vigil_chain')).rows[0].pos;
+        await assert.rejects(appendAhead(store, p3, tail), (err) => sqlState(err) === '23514');
+        assert.equal((await store.query<{ pos: string }>('SELECT pos FROM vigil_chain')).rows[0].pos, head);
+        assert.equal((await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM logs WHERE id = ANY($1::uuid[])`, [bad.map((r) => r.id)])).rows[0].n, 0);
+        for (let i = 0; i < 12; i++) assert.equal((await store.query<{ one: number }>('SELECT 1 AS one')).rows[0].one, 1);
+        // A batch resent after its first write did commit: stored once (the unique ids).
+        tail.last = null;
+        await insertEvents(store, events(4, 50_040), undefined, tail);
+        const again = events(4, 50_040);
+        for (let i = 0; i < 4; i++) (again[i] as { id: string }).id = (await store.query<{ id: string }>('SELECT id::text AS id FROM logs ORDER BY chain_pos DESC LIMIT 1 OFFSET $1', [3 - i])).rows[0].id;
+        await insertEvents(store, again, chained(again), tail);
+        assert.equal((await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM logs WHERE id = ANY($1::uuid[])`, [again.map((r) => r.id)])).rows[0].n, 4);
+      }
+      const r = await verifyChain(store);
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
+    });
+
+    it('merges prepared batches, chained ahead only when every part continues the one before', () => {
+      const tail: ChainTail = { last: { pos: 7, hash: Buffer.alloc(32, 1) }, alone: true };
+      const plain = prepareRows(events(2, 60_000));
+      const [a, b] = [prepareRows(events(2, 60_002)), prepareRows(events(3, 60_004))];
+      chainAhead(a, tail);
+      chainAhead(b, tail);
+      // A part submitted before the chain's end was known, then parts chained ahead (the server's
+      // first commits under load): merged, and not chained ahead.
+      const mixed = mergePrepared([plain, a, b]);
+      assert.equal(mixed.n, 7);
+      assert.equal(mixed.ahead, undefined);
+      const both = mergePrepared([a, b]);
+      assert.equal(both.ahead?.from.pos, 7);
+      assert.equal(both.ahead?.end.pos, 12);
+      assert.equal(mergePrepared([a, plain]).ahead, undefined);
     });
   });
 }
