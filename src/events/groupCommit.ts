@@ -52,7 +52,10 @@ interface Pending {
 export class GroupCommitter {
   private queue: Pending[] = [];
   private queuedRows = 0;
-  private running: Promise<void> | null = null;
+  /** Whether a commit is in flight (one at a time: see pump). */
+  private inFlight = false;
+  /** Callers of close waiting for the last commit. */
+  private idle: (() => void)[] = [];
   private closed = false;
   private readonly maxRows: number;
   /** Where this committer's chain ends: submissions are chained ahead while a commit is in flight. */
@@ -76,11 +79,7 @@ export class GroupCommitter {
       chainAhead(prepared, this.tail);
       this.queue.push({ rows, prepared, resolve, reject });
       this.queuedRows += rows.length;
-      if (this.running === null) {
-        this.running = this.loop().finally(() => {
-          this.running = null;
-        });
-      }
+      this.pump();
     });
   }
 
@@ -94,21 +93,34 @@ export class GroupCommitter {
     return group;
   }
 
-  private async loop(): Promise<void> {
-    while (this.queue.length > 0) {
-      const group = this.take();
-      const rows = group.length === 1 ? group[0].rows : group.flatMap((g) => g.rows);
-      const t0 = performance.now();
-      try {
-        await insertEvents(this.opts.store, rows, mergePrepared(group.map((g) => g.prepared)), this.tail);
-        this.opts.onCommit?.(rows.length, performance.now() - t0, true);
-        for (const g of group) g.resolve(new Array<RowOutcome>(g.rows.length).fill(null));
-        this.notify(rows);
-      } catch (err) {
-        this.opts.onCommit?.(rows.length, performance.now() - t0, false);
-        if (isDataError(err)) await this.isolate(group);
-        else for (const g of group) g.reject(err);
-      }
+  /**
+   * Starts the next commit unless one is in flight; each commit, when done, starts the next with
+   * what gathered meanwhile. (Two in flight, the second chained ahead and waiting in the database
+   * for the first one's lock, was measured: smaller commits, more work for the database, fewer
+   * requests per second on two cores.)
+   */
+  private pump(): void {
+    if (this.inFlight || this.queue.length === 0) return;
+    this.inFlight = true;
+    void this.commit(this.take()).finally(() => {
+      this.inFlight = false;
+      if (this.queue.length === 0) for (const done of this.idle.splice(0)) done();
+      this.pump();
+    });
+  }
+
+  private async commit(group: Pending[]): Promise<void> {
+    const rows = group.length === 1 ? group[0].rows : group.flatMap((g) => g.rows);
+    const t0 = performance.now();
+    try {
+      await insertEvents(this.opts.store, rows, mergePrepared(group.map((g) => g.prepared)), this.tail);
+      this.opts.onCommit?.(rows.length, performance.now() - t0, true);
+      for (const g of group) g.resolve(new Array<RowOutcome>(g.rows.length).fill(null));
+      this.notify(rows);
+    } catch (err) {
+      this.opts.onCommit?.(rows.length, performance.now() - t0, false);
+      if (isDataError(err)) await this.isolate(group);
+      else for (const g of group) g.reject(err);
     }
   }
 
@@ -159,6 +171,7 @@ export class GroupCommitter {
   /** Refuses new submissions and waits for every pending one to be committed (or to fail). */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running !== null) await this.running;
+    if (!this.inFlight && this.queue.length === 0) return;
+    await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 }

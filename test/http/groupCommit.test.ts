@@ -41,6 +41,18 @@ for (const backend of BACKENDS) {
       await gc.close();
     });
 
+    it('commits a submission made as the previous commit answers (none is left waiting for a later one)', async () => {
+      const gc = new GroupCommitter({ store, log: pino({ level: 'silent' }) });
+      // The second submission comes in the microtask right after the first is answered, before
+      // the commit's own bookkeeping is done: it must be committed, not wait for a third request.
+      const second = await Promise.race([
+        gc.submit([row('m1')]).then(() => gc.submit([row('m2')])),
+        new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 5_000).unref()),
+      ]);
+      assert.deepEqual(second, [null]);
+      await gc.close();
+    });
+
     it('isolates a row the database refuses: only that row fails, the others are stored', async () => {
       const gc = new GroupCommitter({ store, log: pino({ level: 'silent' }) });
       const before = await countLogs(store);
