@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { maskUrl, type QueryResult, type Store, type Tx } from './store.js';
 
 /** Defaults, with units. */
@@ -192,10 +192,16 @@ class OneTrip {
     return this.promise.then(onFulfilled, onRejected);
   }
 
-  submit(connection: { stream: { write(b: Buffer): boolean } }): void {
+  submit(connection: { stream: Writable }): void {
     const text = Buffer.from(this.text + '\0', 'utf8');
     const data = typeof this.data === 'string' ? Buffer.from(this.data, 'utf8') : this.data;
-    connection.stream.write(Buffer.concat([header(0x51 /* Query */, text.length), text, header(0x64 /* CopyData */, data.length), data, header(0x63 /* CopyDone */, 0)]));
+    // Corked: one writev of the parts, the data (megabytes for a large batch) not copied.
+    const out = connection.stream;
+    out.cork();
+    out.write(Buffer.concat([header(0x51 /* Query */, text.length), text, header(0x64 /* CopyData */, data.length)]));
+    out.write(data);
+    out.write(header(0x63 /* CopyDone */, 0));
+    out.uncork();
   }
 
   handleError(err: Error): void {
