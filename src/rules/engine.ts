@@ -4,7 +4,8 @@
  * For a batch of rows: each rule turns the rows it matches into hits; in one transaction the
  * groups touched are locked (advisory locks, sorted), the hits inserted (a hit already stored is
  * skipped, so a batch delivered twice counts once), each group's aggregate computed over its
- * window from `rule_hits`, and compared with its tiers. A tier fires once: `rule_state` remembers
+ * window (from `rule_hits`, or, without a sliding window, from the value stored at the group's last
+ * evaluation plus the new hits), and compared with its tiers. A tier fires once: `rule_state` remembers
  * the highest tier fired per group and period. A sliding window re-arms when its value falls back
  * below the first tier; a calendar period starts afresh; an unbounded count re-arms on reset.
  */
@@ -13,7 +14,7 @@ import type { InterventionLevel } from '../interventions/levels.js';
 import type { Queryable } from '../store/store.js';
 import { compileRule, periodLabel, periodStart, renderTemplate, type CompiledRule, type Hit } from './compile.js';
 import type { RuleSpec } from './ruleSchema.js';
-import { aggregate, insertHits, keyOf, lockGroups, prunePeriods, pruneSliding, readStates, upsertStates, type GroupKey } from './sql.js';
+import { aggregate, insertHits, keyOf, lockGroups, prunePeriods, pruneSliding, readStates, upsertStates, type GroupKey, type GroupState } from './sql.js';
 import type { Thresholds } from './thresholds.js';
 
 /** A rule reaching a tier for one group: what the lifecycle turns into an intervention. */
@@ -94,7 +95,7 @@ export class RuleEngine {
       const until = hs.reduce((m, x) => Math.max(m, x.at), state?.last_at ?? -Infinity);
       return { rule_id: h.rule_id, group_key: h.group_key, bucket: h.bucket, since: until - compiled.slidingMs, until };
     });
-    const values = await aggregate(tx, keys);
+    const values = await this.values(tx, keys, touched, states);
     const t = this.thresholds();
     const fires: Fire[] = [];
     const updates = keys.map((key, i) => {
@@ -114,6 +115,28 @@ export class RuleEngine {
     await upsertStates(tx, updates, now);
     await pruneSliding(tx, keys);
     return fires;
+  }
+
+  /**
+   * Each group's aggregate. A sliding window sums its hits from `rule_hits` (it drops old ones); a
+   * calendar period or an unbounded count adds the new hits to the value stored at its last
+   * evaluation (under the same group lock, so no evaluation in between is missed): a month's
+   * budget must not re-read every call of the month at each batch. A group with no state yet is
+   * summed from `rule_hits`.
+   */
+  private async values(tx: Queryable, keys: readonly GroupKey[], touched: readonly { compiled: CompiledRule; hits: Hit[] }[], states: ReadonlyMap<string, GroupState>): Promise<number[]> {
+    const values = new Array<number>(keys.length);
+    const summed: number[] = [];
+    keys.forEach((key, i) => {
+      const state = states.get(keyOf(key));
+      if (touched[i].compiled.slidingMs !== null || state === undefined) summed.push(i);
+      else values[i] = touched[i].hits.reduce((sum, h) => sum + h.value, state.value);
+    });
+    if (summed.length > 0) {
+      const sums = await aggregate(tx, summed.map((i) => keys[i]));
+      summed.forEach((i, j) => (values[i] = sums[j]));
+    }
+    return values;
   }
 
   private fire(c: CompiledRule, key: GroupKey, value: number, tier: number, at: { at: number; level: InterventionLevel }, hs: Hit[], rows: readonly EventRow[]): Fire {

@@ -13,6 +13,8 @@ export interface GroupKey {
 
 export interface GroupState {
   fired_tier: number;
+  /** The group's aggregate as of its last evaluation. */
+  value: number;
   last_at: number | null;
 }
 
@@ -56,14 +58,14 @@ export async function insertHits(tx: Queryable, hits: readonly Hit[]): Promise<{
 }
 
 export async function readStates(tx: Queryable, keys: readonly GroupKey[]): Promise<Map<string, GroupState>> {
-  const { rows } = await tx.query<{ rule_id: string; group_key: string; bucket: string; fired_tier: number; last_at: Date | string | null }>(
-    `SELECT s.rule_id, s.group_key, s.bucket, s.fired_tier, s.last_at
+  const { rows } = await tx.query<{ rule_id: string; group_key: string; bucket: string; fired_tier: number; value: number; last_at: Date | string | null }>(
+    `SELECT s.rule_id, s.group_key, s.bucket, s.fired_tier, s.value, s.last_at
        FROM rule_state s
        JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(rule_id, group_key, bucket)
          ON s.rule_id = k.rule_id AND s.group_key = k.group_key AND s.bucket = k.bucket`,
     [keys.map((k) => k.rule_id), keys.map((k) => k.group_key), keys.map((k) => k.bucket)],
   );
-  return new Map(rows.map((r) => [keyOf(r), { fired_tier: Number(r.fired_tier), last_at: r.last_at === null ? null : new Date(r.last_at).getTime() }]));
+  return new Map(rows.map((r) => [keyOf(r), { fired_tier: Number(r.fired_tier), value: Number(r.value), last_at: r.last_at === null ? null : new Date(r.last_at).getTime() }]));
 }
 
 /** Sum of hit values per group within its window (a count when values are 1), in key order. */

@@ -158,6 +158,23 @@ for (const backend of BACKENDS) {
       clock.set(T0);
     });
 
+    it("budget: a batch adds to the month's stored total, it does not re-read the month's calls", async () => {
+      const may = Date.parse('2026-05-03T00:00:00Z');
+      for (let b = 0; b < 3; b++) await commit(...Array.from({ length: 1000 }, (_, i) => spent(0.01, may + b * 1000 + i)));
+      // The month's hits so far are taken away behind the engine's back: an evaluation that
+      // re-read them would now find $0.75; one that adds to the stored total finds $30.75.
+      const { rowCount } = await store.query("DELETE FROM rule_hits WHERE rule_id = 'monthly_budget' AND bucket = '2026-05-01'");
+      assert.equal(rowCount, 3000);
+      const r = await commit(spent(0.5, may + 5000), spent(0.25, may + 5001));
+      assert.deepEqual(r.fires, [], '$30.75: below the first tier');
+      const { rows } = await store.query<{ value: number }>("SELECT value FROM rule_state WHERE rule_id = 'monthly_budget' AND bucket = '2026-05-01'");
+      assert.ok(Math.abs(rows[0].value - 30.75) < 1e-9, `stored total ${rows[0].value}`);
+      // Crossing the first tier from the stored total fires it.
+      const fires = (await commit(spent(49.25, may + 6000))).fires;
+      assert.deepEqual(fires.map((f) => f.level), ['WARNING']);
+      assert.ok(Math.abs(fires[0].value - 80) < 1e-9, `value ${fires[0].value}`);
+    });
+
     it('security: WARNING when one user is refused 5 times within 10 minutes, not 5 times in 11', async () => {
       for (const m of [0, 3, 6, 9]) assert.equal((await commit(denied('u1', T0 + m * MIN))).fires.length, 0);
       assert.equal((await commit(denied('u2', T0 + 9 * MIN))).fires.length, 0, 'other users count apart');
