@@ -16,8 +16,9 @@
  *      rolled back: the rows after it are read again on each pass until it fills, or until it has
  *      stayed open `gapTimeoutMs`, when it is given up.
  *
- * A pass runs at once after this server's commits (wake(), from buildApp's onCommit) and every
- * `pollIntervalMs` otherwise. start() also starts the service's escalation timer (tick()).
+ * A pass runs after this server's commits (wake(), from buildApp's onCommit) — at once when the
+ * last one began `passGapMs` ago or more, else when it has: under steady ingest the rows of many
+ * commits share a pass, whose cost is mostly per pass — and every `pollIntervalMs` otherwise. start() also starts the service's escalation timer (tick()).
  */
 import pino, { type Logger } from 'pino';
 import type { EventRow } from '../events/types.js';
@@ -33,6 +34,8 @@ import { resolveInterventionConfig, type InterventionConfig } from './config.js'
 export const DEFAULT_CURSOR_NAME = 'stream_rules';
 /** Pause between passes when nothing wakes the runner, ms. */
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/** Least time between the starts of passes woken by commits, ms: how much later than at once a rule may fire under load. */
+export const DEFAULT_PASS_GAP_MS = 100;
 /** Rows read per pass; a full pass is followed by another at once. */
 export const DEFAULT_BATCH_ROWS = 5_000;
 /**
@@ -49,6 +52,7 @@ export interface RuleRunnerOptions {
   clock?: Clock;
   name?: string;
   pollIntervalMs?: number;
+  passGapMs?: number;
   batchRows?: number;
   gapTimeoutMs?: number;
 }
@@ -131,9 +135,14 @@ export class RuleRunner {
   private readonly clock: Clock;
   private readonly name: string;
   private readonly pollMs: number;
+  private readonly passGapMs: number;
   private readonly batch: number;
   private readonly gapTimeoutMs: number;
   private timer: NodeJS.Timeout | null = null;
+  /** When the pending timer fires (ms since the epoch). */
+  private dueAt = 0;
+  /** When the last run of passes began. */
+  private lastStart = -Infinity;
   private running: Promise<void> | null = null;
   private dirty = false;
   private started = false;
@@ -147,6 +156,7 @@ export class RuleRunner {
     this.clock = opts.clock ?? systemClock;
     this.name = opts.name ?? DEFAULT_CURSOR_NAME;
     this.pollMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.passGapMs = opts.passGapMs ?? DEFAULT_PASS_GAP_MS;
     this.batch = opts.batchRows ?? DEFAULT_BATCH_ROWS;
     this.gapTimeoutMs = opts.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS;
   }
@@ -195,14 +205,14 @@ export class RuleRunner {
     return { safe_seq: safe, high_seq: high, gap_since: gapSince };
   }
 
-  /** Runs a pass soon (after this server's commits). */
+  /** Runs a pass soon (after this server's commits): at once, or `passGapMs` after the last began. */
   wake(): void {
     if (!this.started || this.closed) return;
     if (this.running !== null) {
       this.dirty = true;
       return;
     }
-    this.schedule(0);
+    this.scheduleAt(Math.max(Date.now(), this.lastStart + this.passGapMs));
   }
 
   /** Starts following `logs` and the service's escalation timer. */
@@ -210,18 +220,24 @@ export class RuleRunner {
     if (this.started || this.closed) return;
     this.started = true;
     this.service.start();
-    this.schedule(0);
+    this.scheduleAt(Date.now());
   }
 
-  private schedule(ms: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+  /** Runs passes at `at`, unless they are due sooner already. */
+  private scheduleAt(at: number): void {
+    if (this.timer !== null) {
+      if (this.dueAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.dueAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.lastStart = Date.now();
       this.running = this.loop().finally(() => {
         this.running = null;
-        if (!this.closed) this.schedule(this.dirty ? 0 : this.pollMs);
+        if (!this.closed) this.scheduleAt(this.dirty ? this.lastStart + this.passGapMs : Date.now() + this.pollMs);
       });
-    }, ms);
+    }, Math.max(0, at - Date.now()));
   }
 
   private async loop(): Promise<void> {
@@ -231,7 +247,7 @@ export class RuleRunner {
         this.dirty = false;
         r = await this.pass();
         if (r.fired > 0) this.log.debug({ fired: r.fired, safe_seq: r.safe_seq }, 'stream rules fired');
-      } while (!this.closed && (r.more || this.dirty));
+      } while (!this.closed && r.more);
       this.lastError = null;
     } catch (err) {
       const message = (err as Error).message;

@@ -169,6 +169,40 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('under a stream of commits, passes begin at most once per passGapMs; after a quiet spell, a wake runs one at once', async () => {
+      class Counting extends RuleRunner {
+        starts: number[] = [];
+        override pass() {
+          this.starts.push(Date.now());
+          return super.pass();
+        }
+      }
+      const counting = new Counting({ service: svc, logger: silent, pollIntervalMs: 60_000, passGapMs: 300 });
+      counting.start();
+      try {
+        for (let i = 0; i < 20; i++) {
+          await insertEvents(store, [row(`gap-${i}`)]);
+          counting.wake();
+          await new Promise((r) => setTimeout(r, 30));
+        }
+        await counting.idle();
+        const gaps = counting.starts.slice(1).map((t, i) => t - counting.starts[i]);
+        // 20 wakes over 600 ms or more: the start, then a pass every 300 ms at most.
+        assert.ok(counting.starts.length >= 2 && counting.starts.length < 20, `${counting.starts.length} passes`);
+        for (const g of gaps) assert.ok(g >= 295, `passes ${g} ms apart: ${JSON.stringify(gaps)}`);
+        await new Promise((r) => setTimeout(r, 400));
+        await counting.idle();
+        const before = counting.starts.length;
+        const woken = Date.now();
+        counting.wake();
+        for (let i = 0; i < 100 && counting.starts.length === before; i++) await new Promise((r) => setTimeout(r, 5));
+        assert.equal(counting.starts.length, before + 1);
+        assert.ok(counting.starts[before] - woken < 200, `the pass began ${counting.starts[before] - woken} ms after the wake`);
+      } finally {
+        await counting.close();
+      }
+    });
+
     it('several evaluators on one cursor count each event once', { skip: backend.name === 'embedded' ? 'one process holds the embedded database' : false }, async () => {
       const other = await openTestStore(env);
       const svc2 = new InterventionService({ store: other, logger: silent, recorder: new MemoryDeliveryRecorder() });
