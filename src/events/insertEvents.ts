@@ -7,6 +7,10 @@
  * through, or a client re-sending an event id) makes COPY fail as a whole; it is then written
  * again with the stored ids left out, under the same lock, so a retry never stores an event twice
  * and the chain never holds a row twice.
+ *
+ * A batch chained ahead from where this writer's last write left the head goes, on PostgreSQL, in
+ * one round trip (appendAhead, src/trust/chain.ts); if another writer moved the head meanwhile,
+ * nothing of it was written and it is written the usual way.
  */
 import { sqlState, UNIQUE_VIOLATION, type Store, type Tx } from '../store/store.js';
 import { appendAhead, appendChained, beginChain, CHAIN_MOVED, prepareRows, type ChainTail, type PreparedRows } from '../trust/chain.js';
