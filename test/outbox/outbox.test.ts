@@ -226,6 +226,58 @@ for (const backend of BACKENDS) {
       assert.equal(sent.status, 'sent');
     });
 
+    it('plans a claim as a walk of the due index, and a record without the index of sending rows, with no statistics yet', async () => {
+      // A backlog on a table never analysed (DUE_SCAN in sql.ts): the plans are read, not run.
+      const plans: string[] = [];
+      const explain: Queryable = {
+        exec: (sql) => store.exec(sql),
+        query: async <R,>(sql: string, params?: readonly unknown[]) => {
+          const { rows } = await store.query<Record<string, unknown>>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+          const plan = rows[0]['QUERY PLAN'];
+          plans.push(typeof plan === 'string' ? plan : JSON.stringify(plan));
+          return { rows: [] as R[], rowCount: 0 };
+        },
+      };
+      const far = Date.parse('2100-01-01T00:00:00Z');
+      const ids = Array.from({ length: 10_000 }, () => uuidv7());
+      await store.query(
+        `INSERT INTO deliveries (id, channel, target, level, notification, max_attempts, next_attempt_at, created_at)
+         SELECT id, 'discord', 'ops', 'INFO', '{}'::jsonb, 3, $2, $2 FROM unnest($1::uuid[]) AS u(id)`,
+        [ids, new Date(far).toISOString()],
+      );
+      try {
+        await claimDue(explain, { worker: 'w', limit: 64, nowMs: far, leaseMs: 60_000, skipChannels: [], perChannel: 32 });
+        const done = ids.slice(0, 64).map((id): Completion => ({ id, attempt: 1, status: 'sent', next_attempt_at: far, started_at: far, duration_ms: 1, outcome: 'ok', provider_status: '204', error: null }));
+        await completeAttempts(explain, 'w', done, far);
+      } finally {
+        await store.query(`DELETE FROM deliveries WHERE id = ANY ($1::uuid[])`, [ids]);
+      }
+      const [claim, complete] = plans.map((p) => JSON.parse(p) as unknown);
+      const nodes = (plan: unknown): Record<string, unknown>[] => {
+        const out: Record<string, unknown>[] = [];
+        const walk = (n: unknown): void => {
+          if (Array.isArray(n)) n.forEach(walk);
+          else if (n && typeof n === 'object') {
+            const o = n as Record<string, unknown>;
+            if (typeof o['Node Type'] === 'string') out.push(o);
+            Object.values(o).forEach(walk);
+          }
+        };
+        walk(plan);
+        return out;
+      };
+      const due = nodes(claim).find((n) => n['Subplan Name'] === 'CTE due');
+      assert.ok(due, 'the due CTE');
+      const scans = nodes(due).filter((n) => n['Relation Name'] === 'deliveries');
+      assert.deepEqual(scans.map((n) => [n['Node Type'], n['Index Name']]), [['Index Scan', 'deliveries_due_idx']], JSON.stringify(due));
+      assert.ok(!nodes(due).some((n) => n['Node Type'] === 'Sort'), 'no sort of the due rows');
+      // A record finds its rows by key (or, on a table this small, may read it whole), never through
+      // the partial index of 'sending' rows, whose entries of every past version it would read.
+      const updated = nodes(complete).filter((n) => n['Relation Name'] === 'deliveries' && n['Node Type'] !== 'ModifyTable');
+      assert.equal(updated.length, 1, JSON.stringify(complete));
+      assert.ok([undefined, 'deliveries_pkey'].includes(updated[0]['Index Name'] as string | undefined), JSON.stringify(complete));
+    });
+
     it('records attempts that finish together in one statement, and does not hold one back for a send that hangs', async () => {
       const clock = new ManualClock();
       // A channel that answers when the test says so.
