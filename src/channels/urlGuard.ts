@@ -47,10 +47,25 @@ export interface UrlGuardOptions {
 }
 
 export interface ResolvedTarget {
-  url: URL;
-  /** The checked addresses, to connect to and nothing else. */
-  addresses: { address: string; family: 4 | 6 }[];
+  /** Shared by every check of the same URL string: read it, never change it. */
+  readonly url: URL;
+  /** The checked addresses, to connect to and nothing else (shared likewise). */
+  readonly addresses: readonly { address: string; family: 4 | 6 }[];
 }
+
+/** What check() keeps of a URL string (see UrlGuard.parsed). */
+interface ParsedUrl {
+  url: URL;
+  /** Lower case, IPv6 brackets removed. */
+  host: string;
+  /** The URL masked, for messages. */
+  shown: string;
+  /** The checked address when the host is an IP address. */
+  pinned: ResolvedTarget['addresses'] | null;
+}
+
+/** Distinct URL strings whose reading is kept; past this many the cache starts afresh. */
+const MAX_CACHED_URLS = 256;
 
 interface Range {
   bytes: number[];
@@ -146,6 +161,7 @@ export class UrlGuard {
   private readonly hosts = new Set<string>();
   private readonly cidrs: { bytes: number[]; bits: number }[] = [];
   private readonly resolve: NonNullable<UrlGuardOptions['resolve']>;
+  private readonly urls = new Map<string, ParsedUrl>();
 
   constructor(options: UrlGuardOptions = {}) {
     for (const entry of options.allow ?? []) {
@@ -180,28 +196,62 @@ export class UrlGuard {
    * DnsUnavailableError when the resolver could not answer for now.
    */
   async check(raw: string | URL): Promise<ResolvedTarget> {
-    let url: URL;
-    try {
-      url = typeof raw === 'string' ? new URL(raw) : raw;
-    } catch {
-      throw new UrlRefusedError('invalid URL');
+    const p = typeof raw === 'string' ? this.parsed(raw) : this.parse(raw);
+    // A host given as an address: the verdict was reached once, it depends on nothing else.
+    if (p.pinned) return { url: p.url, addresses: p.pinned };
+    const addresses = await this.resolveHost(p.host, p.shown);
+    this.refuseUnless(p, addresses);
+    return { url: p.url, addresses };
+  }
+
+  /**
+   * A URL string's parse, masked form and host, made once per distinct string (they were a
+   * twentieth of an HTTP channel's CPU time per send); with its checked addresses when the host is
+   * an IP address. A host name is still resolved and its addresses checked at every call: what DNS
+   * answers may change (rebinding), only the string's own reading does not. The allow-list is fixed
+   * for the guard's life, so nothing here outlives it. Refused URLs are not kept.
+   */
+  private parsed(raw: string): ParsedUrl {
+    let p = this.urls.get(raw);
+    if (!p) {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new UrlRefusedError('invalid URL');
+      }
+      p = this.parse(url);
+      if (this.urls.size >= MAX_CACHED_URLS) this.urls.clear();
+      this.urls.set(raw, p);
     }
+    return p;
+  }
+
+  private parse(url: URL): ParsedUrl {
     const shown = maskUrl(url.href);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new UrlRefusedError(`refused ${shown}: only http and https URLs may be called`);
     }
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-    const addresses = await this.resolveHost(host, shown);
-    if (!this.hosts.has(host)) {
-      for (const a of addresses) {
-        if (!this.addressAllowed(a.address)) {
-          throw new UrlRefusedError(
-            `refused ${shown}: ${host} resolves to ${classifyAddress(a.address)} (${a.address}); allow-list the host or its range to reach it`,
-          );
-        }
+    const p: ParsedUrl = { url, host, shown, pinned: null };
+    const literal = isIP(host);
+    if (literal) {
+      const addresses = [{ address: host, family: literal as 4 | 6 }];
+      this.refuseUnless(p, addresses);
+      p.pinned = addresses;
+    }
+    return p;
+  }
+
+  private refuseUnless(p: ParsedUrl, addresses: ResolvedTarget['addresses']): void {
+    if (this.hosts.has(p.host)) return;
+    for (const a of addresses) {
+      if (!this.addressAllowed(a.address)) {
+        throw new UrlRefusedError(
+          `refused ${p.shown}: ${p.host} resolves to ${classifyAddress(a.address)} (${a.address}); allow-list the host or its range to reach it`,
+        );
       }
     }
-    return { url, addresses };
   }
 
   /** Resolves and checks a host name (for SMTP); the same rules as `check`. */

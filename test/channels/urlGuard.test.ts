@@ -89,6 +89,39 @@ describe('URL guard', () => {
     assert.throws(() => new UrlGuard({ allow: ['foo/8'] }), /neither a host name/);
   });
 
+  it('keeps its reading of a URL string but resolves a host name at every check (rebinding refused)', async () => {
+    // The same string checked again: the second DNS answer is checked, and the connection pinned to it.
+    let answer = '93.184.216.34';
+    let lookups = 0;
+    const guard = new UrlGuard({
+      resolve: async () => {
+        lookups++;
+        return [{ address: answer, family: 4 }];
+      },
+    });
+    const url = 'https://rebind.example/hook/secret-token';
+    assert.deepEqual((await guard.check(url)).addresses, [{ address: '93.184.216.34', family: 4 }]);
+    answer = '127.0.0.1';
+    await assert.rejects(guard.check(url), (err: Error) => {
+      assert.ok(err instanceof UrlRefusedError);
+      assert.match(err.message, /rebind\.example resolves to a loopback address \(127\.0\.0\.1\)/);
+      assert.ok(!err.message.includes('secret-token'), err.message);
+      return true;
+    });
+    answer = '93.184.216.35';
+    assert.deepEqual((await guard.check(url)).addresses, [{ address: '93.184.216.35', family: 4 }]);
+    assert.equal(lookups, 3);
+    // A host given as an address: refused every time, whatever was allowed before; a guard with
+    // another allow-list has its own verdicts.
+    const loop = new UrlGuard({ allow: ['127.0.0.1'] });
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await loop.check('http://127.0.0.1:1/x')).addresses[0].address, '127.0.0.1');
+      await assert.rejects(loop.check('http://127.0.0.2:1/x'), /loopback/);
+      await assert.rejects(new UrlGuard().check('http://127.0.0.1:1/x'), /loopback/);
+      await assert.rejects(loop.check('ftp://127.0.0.1/x'), /only http and https/);
+    }
+  });
+
   it('checks SMTP hosts by the same rules', async () => {
     await assert.rejects(new UrlGuard().checkHost('127.0.0.1'), /refused host 127\.0\.0\.1: it resolves to a loopback address/);
     assert.deepEqual(await new UrlGuard({ allow: ['127.0.0.1'] }).checkHost('127.0.0.1'), [{ address: '127.0.0.1', family: 4 }]);
