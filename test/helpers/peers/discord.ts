@@ -3,7 +3,7 @@
  * with the created message under `?wait=true`, with Discord's rate-limit headers. Scriptable 429
  * (`{message, retry_after, global}` + Retry-After), 404 Unknown Webhook and other errors.
  */
-import { HttpPeer, type Received, type Reply } from './httpPeer.js';
+import { HttpPeer, type PeerOptions, type Received, type Reply } from './httpPeer.js';
 
 export const DISCORD_HOOK_PATH = '/api/webhooks/123456789012345678/dIsCoRdSeCrEtToKeN_abcdefghijklmnop';
 
@@ -45,7 +45,7 @@ function answer(req: Received): Reply {
   return { status: 200, headers: RATE_HEADERS, body: { id: String(nextId), type: 0, content: body.content ?? '', embeds: body.embeds } };
 }
 
-export async function startDiscordPeer(): Promise<HttpPeer & { hookUrl: string }> {
-  const peer = await HttpPeer.start(answer);
+export async function startDiscordPeer(opts: PeerOptions = {}): Promise<HttpPeer & { hookUrl: string }> {
+  const peer = await HttpPeer.start(answer, opts);
   return Object.assign(peer, { hookUrl: `${peer.url}${DISCORD_HOOK_PATH}` });
 }

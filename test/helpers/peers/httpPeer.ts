@@ -26,8 +26,19 @@ export const HANG = { hang: true } as const;
 
 export type Scripted = Reply | typeof HANG | ((req: Received) => Reply | typeof HANG);
 
+export interface PeerOptions {
+  /**
+   * Keep every request in `received` (default true). A benchmark sending tens of thousands keeps
+   * only the count: kept, their bodies and headers were copied by every young-generation GC of the
+   * process they share with the workers.
+   */
+  keepReceived?: boolean;
+}
+
 export class HttpPeer {
   readonly received: Received[] = [];
+  /** Requests handled, kept or not. */
+  requests = 0;
   private readonly queue: Scripted[] = [];
   private readonly hanging = new Set<http.ServerResponse>();
   private readonly sockets = new Set<Promise<void>>();
@@ -36,10 +47,11 @@ export class HttpPeer {
     private readonly server: http.Server,
     readonly url: string,
     private readonly fallback: (req: Received) => Reply,
+    private readonly keep: boolean,
   ) {}
 
   /** Starts a peer whose unscripted requests get `fallback`'s answer. */
-  static async start(fallback: (req: Received) => Reply): Promise<HttpPeer> {
+  static async start(fallback: (req: Received) => Reply, opts: PeerOptions = {}): Promise<HttpPeer> {
     const box: { peer?: HttpPeer } = {};
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -48,7 +60,7 @@ export class HttpPeer {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const peer = new HttpPeer(server, `http://127.0.0.1:${port}`, fallback);
+    const peer = new HttpPeer(server, `http://127.0.0.1:${port}`, fallback, opts.keepReceived ?? true);
     box.peer = peer;
     server.on('connection', (socket: Socket) => {
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -67,11 +79,13 @@ export class HttpPeer {
   /** Forgets what was received and scripted. */
   reset(): void {
     this.received.length = 0;
+    this.requests = 0;
     this.queue.length = 0;
   }
 
   private handle(req: Received, res: http.ServerResponse): void {
-    this.received.push(req);
+    this.requests++;
+    if (this.keep) this.received.push(req);
     const next = this.queue.shift();
     const reply = typeof next === 'function' ? next(req) : (next ?? this.fallback(req));
     if ('hang' in reply) {

@@ -3,7 +3,7 @@
  * `200 ok`; its errors are Slack's plain-text codes (`channel_is_archived`, …) and 429 with
  * Retry-After, scriptable per request.
  */
-import { HttpPeer, type Received, type Reply } from './httpPeer.js';
+import { HttpPeer, type PeerOptions, type Received, type Reply } from './httpPeer.js';
 
 export const SLACK_HOOK_PATH = '/services/T0000TEST/B0000TEST/xoxSecretHookToken123';
 
@@ -36,7 +36,7 @@ function answer(req: Received): Reply {
   return { status: 200, headers: { 'content-type': 'text/html' }, body: 'ok' };
 }
 
-export async function startSlackPeer(): Promise<HttpPeer & { hookUrl: string }> {
-  const peer = await HttpPeer.start(answer);
+export async function startSlackPeer(opts: PeerOptions = {}): Promise<HttpPeer & { hookUrl: string }> {
+  const peer = await HttpPeer.start(answer, opts);
   return Object.assign(peer, { hookUrl: `${peer.url}${SLACK_HOOK_PATH}` });
 }
