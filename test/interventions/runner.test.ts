@@ -169,6 +169,24 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('several evaluators on one cursor count each event once', { skip: backend.name === 'embedded' ? 'one process holds the embedded database' : false }, async () => {
+      const other = await openTestStore(env);
+      const svc2 = new InterventionService({ store: other, logger: silent, recorder: new MemoryDeliveryRecorder() });
+      const r2 = new RuleRunner({ service: svc2, logger: silent });
+      try {
+        await insertEvents(other, [row('par-1'), row('par-1'), row('par-1'), row('par-1')]);
+        const results = await Promise.all([runner.pass(), r2.pass(), runner.pass(), r2.pass()]);
+        assert.ok(results.some((r) => r.ran));
+        // (The hole the test before left holds the position for gapTimeoutMs; rows after it are evaluated.)
+        for (let i = 0; i < 500 && (await svc.errorCount('par-1')) < 4; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await svc.errorCount('par-1'), 4);
+        assert.deepEqual((await interventions('par-1')).map((i) => i.occurrences), [1]);
+      } finally {
+        await svc2.close();
+        await other.close();
+      }
+    });
+
     it('under a stream of commits, passes begin at most once per passGapMs; after a quiet spell, a wake runs one at once', async () => {
       class Counting extends RuleRunner {
         starts: number[] = [];
@@ -177,7 +195,9 @@ for (const backend of BACKENDS) {
           return super.pass();
         }
       }
-      const counting = new Counting({ service: svc, logger: silent, pollIntervalMs: 60_000, passGapMs: 300 });
+      // Its own service (closing the runner closes it) and its own cursor: the other tests' runner is left alone.
+      const own = new InterventionService({ store, logger: silent, recorder: new MemoryDeliveryRecorder() });
+      const counting = new Counting({ service: own, logger: silent, pollIntervalMs: 60_000, passGapMs: 300, name: 'gap_test' });
       counting.start();
       try {
         for (let i = 0; i < 20; i++) {
@@ -200,24 +220,6 @@ for (const backend of BACKENDS) {
         assert.ok(counting.starts[before] - woken < 200, `the pass began ${counting.starts[before] - woken} ms after the wake`);
       } finally {
         await counting.close();
-      }
-    });
-
-    it('several evaluators on one cursor count each event once', { skip: backend.name === 'embedded' ? 'one process holds the embedded database' : false }, async () => {
-      const other = await openTestStore(env);
-      const svc2 = new InterventionService({ store: other, logger: silent, recorder: new MemoryDeliveryRecorder() });
-      const r2 = new RuleRunner({ service: svc2, logger: silent });
-      try {
-        await insertEvents(other, [row('par-1'), row('par-1'), row('par-1'), row('par-1')]);
-        const results = await Promise.all([runner.pass(), r2.pass(), runner.pass(), r2.pass()]);
-        assert.ok(results.some((r) => r.ran));
-        // (The hole the test before left holds the position for gapTimeoutMs; rows after it are evaluated.)
-        for (let i = 0; i < 500 && (await svc.errorCount('par-1')) < 4; i++) await new Promise((r) => setTimeout(r, 20));
-        assert.equal(await svc.errorCount('par-1'), 4);
-        assert.deepEqual((await interventions('par-1')).map((i) => i.occurrences), [1]);
-      } finally {
-        await svc2.close();
-        await other.close();
       }
     });
   });
