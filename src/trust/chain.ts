@@ -438,11 +438,9 @@ export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, ke
   if (n === 0) return 0;
   await tx.copyIn(copyTable(p, head.partitioned), COPY_COLUMNS, data);
   // Under the chain lock the highest seq is this batch's last row.
-  await tx.query(MOVE_HEAD, [end.pos, end.hash]);
+  await tx.query('UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()', [end.pos, end.hash]);
   return n;
 }
-
-const MOVE_HEAD = 'UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()';
 
 /**
  * Where a batch is copied: a batch within one month goes straight into its partition (see
@@ -469,14 +467,14 @@ export async function appendAhead(store: Store, p: PreparedRows, tail: ChainTail
   if (store.copyTransaction === undefined || ahead === undefined || tail.partitioned === undefined || tail.wrote === undefined || !sameLink(ahead.from, tail.wrote)) return false;
   // Every value below is made here (positions, hashes, month dates of validated timestamps).
   const months = `'{${p.months.join(',')}}'::date[]`;
-  const link = (l: ChainLink) => `${l.pos}, '\\x${l.hash.toString('hex')}'::bytea`;
+  const bytea = (b: Buffer) => `'\\x${b.toString('hex')}'::bytea`;
   const end = ahead.end;
   await store.copyTransaction(
-    `SELECT vigil_chain_expect(${months}, ${link(ahead.from)})`,
+    `SELECT vigil_chain_expect(${months}, ${ahead.from.pos}, ${bytea(ahead.from.hash)})`,
     copyTable(p, tail.partitioned),
     COPY_COLUMNS,
     ahead.data,
-    `UPDATE vigil_chain SET pos = ${end.pos}, hash = '\\x${end.hash.toString('hex')}'::bytea, seq = (SELECT max(seq) FROM logs), updated_at = now()`,
+    `UPDATE vigil_chain SET pos = ${end.pos}, hash = ${bytea(end.hash)}, seq = (SELECT max(seq) FROM logs), updated_at = now()`,
   );
   tail.alone = true;
   tail.wrote = end;
