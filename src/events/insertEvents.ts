@@ -47,16 +47,18 @@ export async function insertEvents(store: Store, rows: readonly EventRow[], prep
   const p = prepared ?? prepareRows(rows);
   // On PostgreSQL rows are unique by (id, timestamp): ids sent without a timestamp are looked up.
   if (store.kind === 'postgres' && rows.some((r) => r.checkId === true)) return store.transaction((tx) => insertIdempotent(tx, rows, p, tail));
-  try {
-    // Chained ahead from where this writer left the head: one round trip, unless the head moved.
-    if (tail !== undefined && (await appendAhead(store, p, tail))) return p.n;
-  } catch (err) {
-    const state = sqlState(err);
-    if (state === CHAIN_MOVED) tail!.alone = false;
-    else {
-      tail!.last = null;
-      if (state !== UNIQUE_VIOLATION) throw err;
-      return store.transaction((tx) => insertIdempotent(tx, rows, p, tail));
+  // Chained ahead from where this writer left the head: one round trip, unless the head moved.
+  if (tail !== undefined) {
+    try {
+      if (await appendAhead(store, p, tail)) return p.n;
+    } catch (err) {
+      const state = sqlState(err);
+      if (state === CHAIN_MOVED) tail.alone = false;
+      else {
+        tail.last = null;
+        if (state !== UNIQUE_VIOLATION) throw err;
+        return store.transaction((tx) => insertIdempotent(tx, rows, p, tail));
+      }
     }
   }
   try {

@@ -18,7 +18,8 @@
  *
  * A pass runs after this server's commits (wake(), from buildApp's onCommit) — at once when the
  * last one began `passGapMs` ago or more, else when it has: under steady ingest the rows of many
- * commits share a pass, whose cost is mostly per pass — and every `pollIntervalMs` otherwise. start() also starts the service's escalation timer (tick()).
+ * commits share a pass, whose cost is mostly per pass — and every `pollIntervalMs` otherwise.
+ * start() also starts the service's escalation timer (tick()).
  */
 import pino, { type Logger } from 'pino';
 import type { EventRow } from '../events/types.js';
