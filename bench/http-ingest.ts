@@ -70,7 +70,23 @@ const event = (i: number) =>
 const batchBody = JSON.stringify({ events: Array.from({ length: 100 }, (_, i) => event(i)) });
 const singleBody = JSON.stringify(event(1));
 
-async function run(title: string, body: string): Promise<autocannon.Result> {
+/** The server's group commits so far, from its /metrics: how many, their rows, their time. */
+async function commits(): Promise<{ n: number; rows: number; seconds: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  return { n: sum(/^vigil_commit_rows_count (\S+)$/gm), rows: sum(/^vigil_commit_rows_sum (\S+)$/gm), seconds: sum(/^vigil_commit_duration_seconds_sum\{[^}]*\} (\S+)$/gm) };
+}
+
+interface Run {
+  result: autocannon.Result;
+  /** Group commits during the run, mean rows per commit and mean commit time (ms). */
+  commits: number;
+  rowsPerCommit: number;
+  commitMs: number;
+}
+
+async function run(title: string, body: string): Promise<Run> {
+  const before = await commits();
   const result = await autocannon({
     url: `http://127.0.0.1:${PORT}/v1/events`,
     method: 'POST',
@@ -80,7 +96,9 @@ async function run(title: string, body: string): Promise<autocannon.Result> {
     duration: seconds,
     title,
   });
-  return result;
+  const after = await commits();
+  const n = after.n - before.n;
+  return { result, commits: n, rowsPerCommit: (after.rows - before.rows) / n, commitMs: (1000 * (after.seconds - before.seconds)) / n };
 }
 
 // A short warm-up, then the two measured runs.
@@ -95,9 +113,10 @@ await store.close();
 await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 await admin.end();
 
-const line = (r: autocannon.Result, perRequest: number) =>
+const line = ({ result: r, commits: n, rowsPerCommit, commitMs }: Run, perRequest: number) =>
   `${Math.round(r.requests.average * perRequest).toLocaleString('en-US')} events/s, ${Math.round(r.requests.average).toLocaleString('en-US')} requests/s, ` +
-  `latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms; non-2xx ${r.non2xx}, errors ${r.errors}`;
+  `latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms; non-2xx ${r.non2xx}, errors ${r.errors}; ` +
+  `${Math.round(n / seconds).toLocaleString('en-US')} commits/s of ${rowsPerCommit.toFixed(1)} rows, ${commitMs.toFixed(2)} ms each`;
 console.log(`http-ingest: POST /v1/events on PostgreSQL, ${process.env.BENCH_EVENT === 'cache' ? 'cache_operation' : 'model_called'} events, ${connections} connections, ${seconds} s per run, durable answers`);
 if (batched) console.log(`  batches of 100: ${line(batched, 100)} (target ≥ 100,000 events/s, p99 < 50 ms)`);
 if (single) console.log(`  single events : ${line(single, 1)} (target ≥ 10,000 requests/s, p99 < 50 ms)`);

@@ -422,6 +422,13 @@ export function chainNext(p: PreparedRows, tail: ChainTail): void {
 }
 
 /**
+ * The head's seq: that of the last row the COPY before it in the transaction wrote, the sequence's
+ * last value in this session (rows take their seqs in COPY order). Not `max(seq) FROM logs`, which
+ * plans and reads an index of every monthly partition at every write.
+ */
+const HEAD_SEQ = `seq = currval(pg_get_serial_sequence('logs', 'seq'))`;
+
+/**
  * Chains and COPYs prepared rows after `head` (locked by beginChain in this transaction), then
  * moves the head. `keep` selects the rows to write (all when absent). `tail`, when given, learns
  * where the chain ends as soon as the rows are hashed.
@@ -437,8 +444,7 @@ export async function appendChained(tx: Tx, head: ChainHead, p: PreparedRows, ke
   }
   if (n === 0) return 0;
   await tx.copyIn(copyTable(p, head.partitioned), COPY_COLUMNS, data);
-  // Under the chain lock the highest seq is this batch's last row.
-  await tx.query('UPDATE vigil_chain SET pos = $1, hash = $2, seq = (SELECT max(seq) FROM logs), updated_at = now()', [end.pos, end.hash]);
+  await tx.query(`UPDATE vigil_chain SET pos = $1, hash = $2, ${HEAD_SEQ}, updated_at = now()`, [end.pos, end.hash]);
   return n;
 }
 
@@ -474,7 +480,7 @@ export async function appendAhead(store: Store, p: PreparedRows, tail: ChainTail
     copyTable(p, tail.partitioned),
     COPY_COLUMNS,
     ahead.data,
-    `UPDATE vigil_chain SET pos = ${end.pos}, hash = ${bytea(end.hash)}, seq = (SELECT max(seq) FROM logs), updated_at = now()`,
+    `UPDATE vigil_chain SET pos = ${end.pos}, hash = ${bytea(end.hash)}, ${HEAD_SEQ}, updated_at = now()`,
   );
   tail.alone = true;
   tail.wrote = end;

@@ -72,6 +72,13 @@ async function rowAt(db: Store, seq: number): Promise<{ id: string; chain_pos: s
   return rows[0];
 }
 
+/** The head records the seq of the row at its position (the checkpoints sign it). */
+async function assertHeadSeq(db: Store): Promise<void> {
+  const { rows } = await db.query<{ seq: string; row_seq: string | null }>('SELECT c.seq, (SELECT l.seq FROM logs l WHERE l.chain_pos = c.pos) AS row_seq FROM vigil_chain c');
+  assert.ok(rows[0].row_seq !== null, 'a row at the head position');
+  assert.equal(rows[0].seq, rows[0].row_seq, 'the head seq is that of the row at its position');
+}
+
 for (const backend of BACKENDS) {
   describe(`the hash chain on ${backend.name}`, { skip: backend.skip }, () => {
     let env: Awaited<ReturnType<typeof backend.setup>>;
@@ -102,6 +109,7 @@ for (const backend of BACKENDS) {
       assert.equal(r.ok, true, JSON.stringify(r.problems));
       assert.equal(r.chained, N);
       assert.equal(r.head_pos, N);
+      await assertHeadSeq(store);
     });
 
     it('recomputes each hash from the stored row exactly as written', async () => {
@@ -314,6 +322,7 @@ for (const backend of BACKENDS) {
       await insertEvents(counted, r1, chained(r1), tail);
       // PostgreSQL: one round trip, no transaction of several; embedded: the usual transaction.
       assert.equal(transactions, store.copyTransaction ? 0 : 1);
+      await assertHeadSeq(store);
       if (store.copyTransaction) {
         // Another writer moved the head: the batch chained ahead is refused whole, nothing is written.
         const r2 = events(10, 50_020);
@@ -341,6 +350,11 @@ for (const backend of BACKENDS) {
         for (let i = 0; i < 4; i++) (again[i] as { id: string }).id = (await store.query<{ id: string }>('SELECT id::text AS id FROM logs ORDER BY chain_pos DESC LIMIT 1 OFFSET $1', [3 - i])).rows[0].id;
         await insertEvents(store, again, chained(again), tail);
         assert.equal((await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM logs WHERE id = ANY($1::uuid[])`, [again.map((r) => r.id)])).rows[0].n, 4);
+        // Half resent, half new: the stored ones are left out, the head is the last new row.
+        const half = [...events(2, 50_040), ...events(2, 50_050)];
+        for (let i = 0; i < 2; i++) (half[i] as { id: string }).id = again[i].id;
+        await insertEvents(store, half, chained(half), tail);
+        await assertHeadSeq(store);
       }
       const r = await verifyChain(store);
       assert.equal(r.ok, true, JSON.stringify(r.problems));
