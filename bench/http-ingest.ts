@@ -7,13 +7,15 @@
  *   node --import tsx bench/http-ingest.ts [--seconds 15] [--connections 32] [--only batched|single]
  *     [--profile DIR] [--database-url postgres://…]
  *
- * --profile writes the server's CPU profile (node --cpu-prof) into DIR when it exits.
+ * The server is the compiled CLI (`bin/vigil.js serve`, what `npm start` runs), compiled first from
+ * the sources as they are. --profile writes its CPU profile (node --cpu-prof) into DIR when it exits.
  *
  * Events are `model_called` (each one counted by the default budget rule, so the figure includes
  * the stream rules' work); BENCH_EVENT=cache sends `cache_operation` events, which no rule counts.
  */
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -48,8 +50,11 @@ const store = await openStore(resolveStoreOptions({ databaseUrl: url }), {});
 const { key } = await createKey(store, { name: 'bench', scopes: ['ingest'], rateLimitPerMinute: 0 });
 const pgVersion = (await store.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version.split(' ')[0];
 
-const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const server = spawn(process.execPath, [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []), '--import', 'tsx', main, 'serve', '--database-url', url, '--port', String(PORT)], {
+// The server users run (`npm start`: the compiled CLI), compiled from the sources as they are now.
+const root = fileURLToPath(new URL('..', import.meta.url));
+execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+const server = spawn(process.execPath, [...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : []), 'bin/vigil.js', 'serve', '--database-url', url, '--port', String(PORT)], {
+  cwd: root,
   stdio: ['ignore', 'ignore', 'inherit'],
   env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
 });
