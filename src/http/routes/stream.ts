@@ -132,8 +132,9 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
         else if (m.type === 'subscribe') {
           const filter = m.events === true ? parseFilter(m) : null;
           if (typeof filter === 'string') return hub.send(c, JSON.stringify({ type: 'error', error: filter }));
-          const refused = hub.subscribeEvents(c, filter);
-          hub.send(c, JSON.stringify(refused === null ? { type: 'subscribed', events: filter !== null, filter } : { type: 'error', error: refused }));
+          void hub.subscribeEvents(c, filter).then((refused) =>
+            hub.send(c, JSON.stringify(refused === null ? { type: 'subscribed', events: filter !== null, filter } : { type: 'error', error: refused })),
+          );
         } else if (m.type === 'auth') hub.send(c, JSON.stringify({ type: 'error', error: 'already authenticated' }));
         else hub.send(c, JSON.stringify({ type: 'error', error: `unknown message type ${JSON.stringify(String(m.type)).slice(0, 60)}` }));
       });

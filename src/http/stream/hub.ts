@@ -1,8 +1,10 @@
 /**
  * The live stream's hub: the authenticated WebSocket clients of this process and what they may
  * see (see messages.ts). `publish` delivers a bus message to the local clients at once and, on
- * PostgreSQL, to the clients of every other process through the relay; `publishEvents` hands
- * committed audit rows to this process's subscribed `read` clients (not relayed: see docs/api.md).
+ * PostgreSQL, to the clients of every other process through the relay. Events go to the
+ * subscribed `read` clients: with a store, as the trail follower reads them (every writer's rows,
+ * see follower.ts), woken by this process's commits (`publishEvents`); without one, as this
+ * process commits them.
  *
  * Every client has a bounded send queue (the socket's buffered bytes): a client that cannot keep
  * up is closed with 4008 rather than letting the server's memory grow. Heartbeats: a ping every
@@ -14,6 +16,7 @@ import type { EventRow } from '../../events/types.js';
 import type { Store } from '../../store/store.js';
 import { hasScope } from '../apiKeys.js';
 import { eventFrame, frameOf, matchesFilter, mayReceive, type BusMessage, type EventFilter, type StreamIdentity } from './messages.js';
+import { TrailFollower, type TrailFollowerOptions } from './follower.js';
 import { relayFor, type Relay } from './relay.js';
 
 /** Defaults, with units. */
@@ -45,6 +48,8 @@ export interface StreamHubOptions {
   recheckMs?: number;
   /** Overrides the relay (default: relayFor(store)). */
   relay?: Relay | null;
+  /** The trail follower's timings (with a store); `false`: events only as this process commits them. */
+  follow?: Pick<TrailFollowerOptions, 'pollMs' | 'minGapMs' | 'gapTimeoutMs' | 'batchRows'> | false;
 }
 
 export interface StreamClient {
@@ -66,6 +71,8 @@ export class StreamHub {
   private readonly listeners = new Set<BusListener>();
   private readonly log: Logger;
   private readonly relay: Relay | null;
+  /** Reads every writer's events from the trail while some client is subscribed to them. */
+  readonly follower: TrailFollower | null;
   private readonly heartbeatMs: number;
   readonly maxQueueBytes: number;
   readonly authTimeoutMs: number;
@@ -84,6 +91,8 @@ export class StreamHub {
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.authTimeoutMs = opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
     this.recheckMs = opts.recheckMs ?? DEFAULT_RECHECK_MS;
+    this.follower =
+      opts.store && opts.follow !== false ? new TrailFollower({ db: opts.store, log: this.log, deliver: (rows) => this.deliverEvents(rows), ...(opts.follow ?? {}) }) : null;
   }
 
   /** Starts the heartbeat and the relay's listener. Idempotent. */
@@ -111,17 +120,40 @@ export class StreamHub {
     socket.on('pong', () => {
       client.alive = true;
     });
-    socket.on('close', () => this.clients.delete(client.id));
+    socket.on('close', () => this.remove(client.id));
     return client;
   }
 
-  /** Subscribes a client to events (only `read` keys may); answers a refusal or null. */
-  subscribeEvents(c: StreamClient, filter: EventFilter | null): string | null {
+  /**
+   * Subscribes a client to events (only `read` keys may), or unsubscribes it (`null`); answers a
+   * refusal or null. Resolves once every event committed from then on will reach the client.
+   */
+  async subscribeEvents(c: StreamClient, filter: EventFilter | null): Promise<string | null> {
     if (filter !== null && (c.identity.userId !== null || !hasScope(c.identity.principal.scopes, 'read'))) {
       return 'events are only streamed to API keys with the "read" scope';
     }
     c.events = filter;
-    return null;
+    if (this.follower === null) return null;
+    if (filter === null) {
+      this.followIfWanted();
+      return null;
+    }
+    try {
+      await this.follower.start();
+      return null;
+    } catch (err) {
+      c.events = null;
+      return `events cannot be streamed now: reading the trail failed (${(err as Error).message}); subscribe again later`;
+    }
+  }
+
+  /** Removes a client; the follower stops when no client wants events. */
+  private remove(id: number): void {
+    if (this.clients.delete(id)) this.followIfWanted();
+  }
+
+  private followIfWanted(): void {
+    if (this.follower?.active && ![...this.clients.values()].some((c) => c.events !== null)) void this.follower.stop();
   }
 
   /** Sends one frame to one client, dropping it if its queue is full. */
@@ -133,7 +165,7 @@ export class StreamHub {
     // The backlog is bounded, not the frame: a large message to an idle client still goes.
     if (s.bufferedAmount > this.maxQueueBytes) {
       this.dropped++;
-      this.clients.delete(client.id);
+      this.remove(client.id);
       this.log.warn({ client: client.id, principal: client.identity.principal.name, buffered: s.bufferedAmount }, 'stream client too slow; dropped');
       s.close(CLOSE.tooSlow, 'too slow: the send queue is full');
       // The close frame waits behind the queue; do not wait for a client that is not reading.
@@ -155,8 +187,17 @@ export class StreamHub {
     return () => this.listeners.delete(listener);
   }
 
-  /** Committed audit rows → the clients subscribed to events whose filter matches. */
+  /**
+   * This process committed audit rows: with a follower, it reads them (and every other writer's)
+   * now; without one, they go to the subscribed clients as they are.
+   */
   publishEvents(rows: readonly EventRow[]): void {
+    if (this.follower !== null) this.follower.wake();
+    else this.deliverEvents(rows);
+  }
+
+  /** Audit rows → the clients subscribed to events whose filter matches. */
+  private deliverEvents(rows: readonly EventRow[]): void {
     if (this.clients.size === 0) return;
     const subscribers = [...this.clients.values()].filter((c) => c.events !== null);
     if (subscribers.length === 0) return;
@@ -175,6 +216,7 @@ export class StreamHub {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.follower?.stop();
     await this.started?.catch(() => undefined);
     for (const c of this.clients.values()) {
       c.socket.close(CLOSE.goingAway, 'server shutting down');
@@ -201,7 +243,7 @@ export class StreamHub {
     for (const c of this.clients.values()) {
       if (!c.alive) {
         this.log.info({ client: c.id }, 'stream client missed a heartbeat; terminated');
-        this.clients.delete(c.id);
+        this.remove(c.id);
         c.socket.terminate();
         continue;
       }
