@@ -66,10 +66,10 @@ export class TrailFollower {
   private readonly pollMs: number;
   private readonly minGapMs: number;
   private readonly gapTimeoutMs: number;
-  /** When the last read began (performance.now()). */
-  private lastRead = -Infinity;
   private readonly batch: number;
   private readonly now: () => number;
+  /** When the last read began (performance.now()). */
+  private lastRead = -Infinity;
   /** Null while stopped; otherwise the highest seq read. */
   private high: number | null = null;
   private holes: Hole[] = [];
@@ -140,14 +140,14 @@ export class TrailFollower {
     this.schedule(Math.max(0, this.lastRead + this.minGapMs - performance.now()));
   }
 
-  /** One read: rows that filled holes, then rows after the highest seq read. Exported for tests. */
-  async read(): Promise<number> {
+  /** One read: rows that filled holes, then rows after the highest seq read. */
+  private async read(): Promise<void> {
     const high = this.high;
-    if (high === null) return 0;
+    if (high === null) return;
     const now = this.now();
     const late = await this.fillHoles(now);
     const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM logs WHERE seq > $1 ORDER BY seq LIMIT $2`, [high, this.batch]);
-    if (this.high !== high) return 0; // stopped (or restarted) meanwhile
+    if (this.high !== high) return; // stopped (or restarted) meanwhile
     let expect = high + 1;
     for (const r of rows) {
       const seq = Number(r.seq);
@@ -160,7 +160,6 @@ export class TrailFollower {
     const all = late.length > 0 ? [...late, ...fresh] : fresh;
     if (all.length > 0) this.deliver(all);
     this.more = rows.length === this.batch;
-    return all.length;
   }
 
   /** Rows committed into the holes since the last read; holes past their time are given up. */
