@@ -43,6 +43,12 @@ export interface DeliveryRow {
   dead_at: Date | null;
 }
 
+/** What a claim returns of each row: what sending it and deciding what follows need, no more. */
+export type ClaimedRow = Pick<
+  DeliveryRow,
+  'id' | 'intervention_id' | 'channel' | 'target' | 'route' | 'reason' | 'level' | 'notification' | 'attempts' | 'max_attempts' | 'fallback_channel' | 'fallback_of'
+>;
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function insertDeliveries(db: Queryable, rows: readonly NewDelivery[], nowMs: number): Promise<void> {
@@ -90,6 +96,7 @@ export async function insertDeliveries(db: Queryable, rows: readonly NewDelivery
  * whose sender's lease ran out (it died). SKIP LOCKED: concurrent workers never claim the same row.
  * With `perChannel`, no channel gets more than its room (`channelRoom`, else `perChannel`): the rows
  * due first may all be one channel's, and a backlog of a hanging provider must not take every slot.
+ * Prepared: planning it took ~0.8 ms of PostgreSQL's time, about a third of a claim of 32 rows.
  */
 export async function claimDue(
   db: Queryable,
@@ -102,9 +109,9 @@ export async function claimDue(
     perChannel?: number;
     channelRoom?: ReadonlyMap<string, number>;
   },
-): Promise<DeliveryRow[]> {
+): Promise<ClaimedRow[]> {
   const room = opts.channelRoom ?? new Map<string, number>();
-  const { rows } = await db.query<DeliveryRow>(
+  const { rows } = await db.query<ClaimedRow>(
     `WITH due AS (                       -- walks deliveries_due_idx in order: no sort of the backlog
        SELECT id, channel, next_attempt_at AS at FROM deliveries
         WHERE status = 'pending' AND next_attempt_at <= $1 AND channel <> ALL ($5::text[])
@@ -129,10 +136,10 @@ export async function claimDue(
         SET status = 'sending', locked_by = $3, locked_until = $1::timestamptz + $4 * interval '1 millisecond', attempts = d.attempts + 1
        FROM claimed
       WHERE d.id = claimed.id
-     RETURNING d.id, d.seq, d.intervention_id, d.channel, d.target, d.route, d.reason, d.level, d.notification, d.status,
-               d.attempts, d.max_attempts, d.next_attempt_at, d.last_status, d.last_error, d.fallback_channel,
-               d.fallback_of, d.created_at, d.sent_at, d.dead_at`,
+     RETURNING d.id, d.intervention_id, d.channel, d.target, d.route, d.reason, d.level, d.notification,
+               d.attempts, d.max_attempts, d.fallback_channel, d.fallback_of`,
     [iso(opts.nowMs), opts.limit, opts.worker, opts.leaseMs, opts.skipChannels, [...room.keys()], [...room.values()], opts.perChannel ?? opts.limit],
+    { prepare: true },
   );
   return rows;
 }
@@ -153,14 +160,17 @@ export interface Completion {
  * Records finished attempts: each delivery's new state and its attempt row, in one statement (one
  * round trip, and no transaction of its own when the caller needs none). Only rows still leased to
  * this worker are updated (a lease that ran out belongs to another now), and only their attempts
- * are recorded. Returns the ids that were updated.
+ * are recorded. Returns the ids that were updated. The attempts go as one JSON array (times in ms
+ * since the epoch): nine arrays, each escaped element by element, cost the worker more. Prepared.
  */
 export async function completeAttempts(db: Queryable, worker: string, done: readonly Completion[], nowMs: number): Promise<Set<string>> {
   if (done.length === 0) return new Set();
   const { rows } = await db.query<{ id: string }>(
     `WITH u AS (
-       SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[], $8::float8[], $9::text[])
-              AS u(id, attempt, status, next_at, provider_status, error, started_at, duration_ms, outcome)),
+       SELECT id, attempt, status, to_timestamp(next_at / 1000) AS next_at, provider_status, error,
+              to_timestamp(started_at / 1000) AS started_at, duration_ms, outcome
+         FROM json_to_recordset($1::json)
+              AS u(id uuid, attempt int, status text, next_at float8, provider_status text, error text, started_at float8, duration_ms float8, outcome text)),
      updated AS (
        UPDATE deliveries d
           SET status = u.status,
@@ -169,10 +179,10 @@ export async function completeAttempts(db: Queryable, worker: string, done: read
               last_error = u.error,
               locked_by = NULL,
               locked_until = NULL,
-              sent_at = CASE WHEN u.status = 'sent' THEN $11::timestamptz ELSE d.sent_at END,
-              dead_at = CASE WHEN u.status = 'dead' THEN $11::timestamptz ELSE d.dead_at END
+              sent_at = CASE WHEN u.status = 'sent' THEN $3::timestamptz ELSE d.sent_at END,
+              dead_at = CASE WHEN u.status = 'dead' THEN $3::timestamptz ELSE d.dead_at END
          FROM u
-        WHERE d.id = u.id AND d.locked_by = $10 AND d.attempts = u.attempt
+        WHERE d.id = u.id AND d.locked_by = $2 AND d.attempts = u.attempt
           -- IS TRUE: the same test, but one the partial indexes on status cannot serve, so each row is
           -- found by its primary key. Without statistics the planner scanned deliveries_lease_idx
           -- instead, which keeps an entry for every 'sending' version ever written until a vacuum
@@ -181,23 +191,28 @@ export async function completeAttempts(db: Queryable, worker: string, done: read
        RETURNING d.id),
      recorded AS (
        INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, outcome, provider_status, error, worker)
-       SELECT u.id, u.attempt, u.started_at, u.duration_ms, u.outcome, u.provider_status, u.error, $10
+       SELECT u.id, u.attempt, u.started_at, u.duration_ms, u.outcome, u.provider_status, u.error, $2
          FROM u JOIN updated ON updated.id = u.id
        ON CONFLICT DO NOTHING)
      SELECT id FROM updated`,
     [
-      done.map((d) => d.id),
-      done.map((d) => d.attempt),
-      done.map((d) => d.status),
-      done.map((d) => iso(d.next_attempt_at)),
-      done.map((d) => d.provider_status),
-      done.map((d) => d.error),
-      done.map((d) => iso(d.started_at)),
-      done.map((d) => d.duration_ms),
-      done.map((d) => d.outcome),
+      JSON.stringify(
+        done.map((d) => ({
+          id: d.id,
+          attempt: d.attempt,
+          status: d.status,
+          next_at: d.next_attempt_at,
+          provider_status: d.provider_status,
+          error: d.error,
+          started_at: d.started_at,
+          duration_ms: d.duration_ms,
+          outcome: d.outcome,
+        })),
+      ),
       worker,
       iso(nowMs),
     ],
+    { prepare: true },
   );
   return new Set(rows.map((r) => r.id));
 }

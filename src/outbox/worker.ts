@@ -15,7 +15,7 @@ import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { retryDelayMs } from './backoff.js';
 import type { ChannelDirectory, NamedTarget } from './directory.js';
-import { claimDue, completeAttempts, insertDeliveries, type Completion, type DeliveryRow, type NewDelivery } from './sql.js';
+import { claimDue, completeAttempts, insertDeliveries, type ClaimedRow, type Completion, type NewDelivery } from './sql.js';
 
 /** Defaults, with units. */
 export const DEFAULT_CONCURRENCY = 64; // sends in flight per worker
@@ -58,7 +58,7 @@ export interface OutboxWorkerOptions {
 /** A finished attempt waiting to be recorded. */
 interface Pending {
   completion: Completion;
-  row: DeliveryRow;
+  row: ClaimedRow;
 }
 
 export interface ChannelCounters {
@@ -203,7 +203,7 @@ export class OutboxWorker {
     return { claimed: rows.length, filled: rows.some((r) => (this.inflightByChannel.get(r.channel) ?? 0) >= this.perChannel) };
   }
 
-  private launch(row: DeliveryRow): void {
+  private launch(row: ClaimedRow): void {
     this.inflightByChannel.set(row.channel, (this.inflightByChannel.get(row.channel) ?? 0) + 1);
     const p: Promise<void> = this.sendOne(row)
       .catch((err: Error) => this.log.error({ err: { message: err.message }, delivery: row.id }, 'delivery bookkeeping failed'))
@@ -216,7 +216,7 @@ export class OutboxWorker {
     this.inflight.add(p);
   }
 
-  private async sendOne(row: DeliveryRow): Promise<void> {
+  private async sendOne(row: ClaimedRow): Promise<void> {
     const channel = this.opts.directory.channel(row.channel);
     const target = this.opts.directory.targets(row.channel).find((t) => t.name === row.target);
     const startedAt = this.clock.now();
@@ -267,7 +267,7 @@ export class OutboxWorker {
     g.release();
   }
 
-  private decide(row: DeliveryRow, result: SendResult, startedAt: number, durationMs: number): Completion {
+  private decide(row: ClaimedRow, result: SendResult, startedAt: number, durationMs: number): Completion {
     const base = {
       id: row.id,
       attempt: row.attempts,
@@ -350,7 +350,7 @@ export class OutboxWorker {
     });
   }
 
-  private fallbackRows(row: DeliveryRow): NewDelivery[] {
+  private fallbackRows(row: ClaimedRow): NewDelivery[] {
     const channel = row.fallback_channel!;
     const targets = this.opts.directory.targets(channel);
     const base = {

@@ -2,8 +2,9 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
-import { maskUrl, type QueryResult, type Store, type Tx } from './store.js';
+import { maskUrl, type QueryOptions, type QueryResult, type Store, type Tx } from './store.js';
 
 /** Defaults, with units. */
 export const PG_POOL_SIZE = 10;
@@ -16,6 +17,20 @@ export interface PostgresOptions {
   queryTimeoutMs?: number;
   /** Called with errors of idle connections (the server went away); they are dropped either way. */
   onIdleError?: (err: Error) => void;
+}
+
+/** Names of prepared statements, by their text: one name per text, so a connection never sees a name twice with two texts. */
+const statementNames = new Map<string, string>();
+
+/** pg's query argument: by name (prepared once per connection) when asked, else plain text. */
+export function queryConfig(sql: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
+  if (!options?.prepare) return { text: sql, values: params as unknown[] };
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `vigil_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values: params as unknown[] };
 }
 
 export class PostgresStore implements Store {
@@ -41,8 +56,8 @@ export class PostgresStore implements Store {
     this.pool.on('error', (err) => opts.onIdleError?.(err));
   }
 
-  async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-    const r = await this.pool.query(sql, params as unknown[]);
+  async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult<R>> {
+    const r = await this.pool.query(queryConfig(sql, params, options));
     return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
   }
 
@@ -77,8 +92,8 @@ export class PostgresStore implements Store {
     try {
       await client.query('BEGIN');
       const q: Tx = {
-        query: async <R>(sql: string, params: readonly unknown[] = []) => {
-          const r = await client.query(sql, params as unknown[]);
+        query: async <R>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) => {
+          const r = await client.query(queryConfig(sql, params, options));
           return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
         },
         exec: async (sql: string) => {

@@ -5,8 +5,19 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+/** How a query runs. */
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection and run it by name from then on, so the server plans
+   * it once rather than at every call: for the hot statements a process runs thousands of times
+   * (the outbox's claim and record, ~0.8 ms of planning each). Backends without named statements
+   * (the embedded one) run it as usual.
+   */
+  prepare?: boolean;
+}
+
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
   /** Runs a script of several statements (no parameters): migrations. */
   exec(sql: string): Promise<void>;
 }

@@ -14,7 +14,8 @@ import { StaticDirectory, type NamedTarget } from '../../src/outbox/directory.js
 import { OutboxRecorder } from '../../src/outbox/recorder.js';
 import { attemptsOf, claimDue, completeAttempts, listDeliveries, type Completion } from '../../src/outbox/sql.js';
 import { OutboxWorker } from '../../src/outbox/worker.js';
-import type { Queryable, Store } from '../../src/store/store.js';
+import { PostgresStore } from '../../src/store/postgres.js';
+import type { Queryable, QueryOptions, Store } from '../../src/store/store.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { BACKENDS, openHandles, openTestStore, PG_SKIP } from '../helpers/stores.js';
 import { discordRateLimited, discordUnknownWebhook, startDiscordPeer } from '../helpers/peers/discord.js';
@@ -280,16 +281,26 @@ for (const backend of BACKENDS) {
 
     it('records attempts that finish together in one statement, and does not hold one back for a send that hangs', async () => {
       const clock = new ManualClock();
-      // A channel that answers when the test says so.
+      // A channel that answers when the test says so, each send by its delivery id (a claim returns
+      // its rows in no set order).
       const answers: ((r: SendResult) => void)[] = [];
-      const held: Channel = { name: 'held', send: () => new Promise<SendResult>((resolve) => answers.push(resolve)), mask: () => '****' };
+      const answerOf = new Map<string, (r: SendResult) => void>();
+      const held: Channel = {
+        name: 'held',
+        send: (n) =>
+          new Promise<SendResult>((resolve) => {
+            answers.push(resolve);
+            answerOf.set(n.delivery_id, resolve);
+          }),
+        mask: () => '****',
+      };
       const dir = new StaticDirectory(new Map([['held', held]]), new Map([['held', [{ channel: 'held', name: 'ops', address: 'held://ops' }]]]));
       const recorder = new OutboxRecorder(dir, clock);
       const writes: number[] = []; // attempts recorded per statement, in or out of a transaction
       const counting = (db: Queryable): Queryable => ({
-        query: <R>(sql: string, params?: readonly unknown[]) => {
-          if (sql.includes('INSERT INTO delivery_attempts')) writes.push((params![0] as unknown[]).length);
-          return db.query<R>(sql, params);
+        query: <R>(sql: string, params?: readonly unknown[], options?: QueryOptions) => {
+          if (sql.includes('INSERT INTO delivery_attempts')) writes.push((JSON.parse(params![0] as string) as unknown[]).length);
+          return db.query<R>(sql, params, options);
         },
         exec: (sql) => db.exec(sql),
       });
@@ -318,14 +329,14 @@ for (const backend of BACKENDS) {
       await record(store, recorder, [quick, slow]);
       const second = worker.runOnce();
       await sendsStarted(5);
-      answers[3](ok);
+      answerOf.get(quick.id)!(ok);
       for (let i = 0; ; i++) {
         const [row] = await listDeliveries(store, { intervention_id: quick.intervention_id, limit: 1 });
         if (row.status === 'sent') break;
         assert.ok(i < 200, 'the finished attempt is recorded while the other send still hangs');
         await new Promise((r) => setTimeout(r, 10));
       }
-      answers[4](ok);
+      answerOf.get(slow.id)!(ok);
       assert.equal(await second, 2);
       assert.deepEqual(writes, [3, 1, 1]);
       const [slowRow] = await listDeliveries(store, { intervention_id: slow.intervention_id, limit: 1 });
@@ -334,6 +345,40 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('the outbox on PostgreSQL', { skip: PG_SKIP }, () => {
+  it('runs its claim and record as statements prepared once per connection', async () => {
+    const env = await BACKENDS[1].setup();
+    const migrated = await openTestStore(env);
+    await migrated.close();
+    // One connection, so the statements it prepared are the ones pg_prepared_statements lists.
+    const store = new PostgresStore(env.databaseUrl!, { poolSize: 1 });
+    const peers = await startPeers();
+    try {
+      const dir = directory(peers);
+      const recorder = new OutboxRecorder(dir, { now: () => Date.now() });
+      const prepared = async () =>
+        (await store.query<{ name: string; statement: string }>(`SELECT name, statement FROM pg_prepared_statements ORDER BY name`)).rows;
+      const worker = new OutboxWorker({ store, directory: dir, log: silent });
+      await record(store, recorder, [delivery('webhook')]);
+      assert.equal(await worker.runOnce(), 1);
+      const first = await prepared();
+      assert.equal(first.length, 2, JSON.stringify(first));
+      assert.ok(first.some((p) => p.statement.includes('FOR UPDATE SKIP LOCKED')), 'the claim');
+      assert.ok(first.some((p) => p.statement.includes('INSERT INTO delivery_attempts')), 'the record');
+      await record(store, recorder, [delivery('webhook'), delivery('webhook')]);
+      assert.equal(await worker.runOnce(), 2);
+      assert.deepEqual(await prepared(), first, 'run again by name, not prepared anew');
+      assert.equal(peers.webhook.verified.filter((v) => v.ok).length, 3);
+      await worker.close();
+    } finally {
+      await peers.http.close();
+      await Promise.all([peers.discord.close(), peers.slack.close(), peers.webhook.close()]);
+      await store.close();
+      await env.cleanup();
+    }
+  });
+});
 
 describe('two workers on one PostgreSQL', { skip: PG_SKIP }, () => {
   it('send every delivery exactly once', async () => {
