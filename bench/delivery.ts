@@ -5,8 +5,15 @@
  * 429s' waits) and queue-to-send latency p50/p99 (first-attempt deliveries, i.e. apart from
  * provider waits, and all deliveries). Target: ≥ 2,000 deliveries/s, p99 < 250 ms.
  *
- *   node --import tsx bench/delivery.ts [--notifications 10000] [--database-url postgres://…]
+ * As deployed: the peers run in a process of their own (providers are elsewhere), and each worker
+ * in its own process (`vigil serve` and `vigil worker`, or two `vigil worker`). `--peers inline`
+ * runs the peers in the bench's process; `--workers inline` runs both workers there, on one event
+ * loop.
+ *
+ *   node --import tsx bench/delivery.ts [--notifications 10000] [--peers process|inline]
+ *        [--workers process|inline] [--database-url postgres://…]
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
@@ -20,6 +27,7 @@ import { StaticDirectory, type NamedTarget } from '../src/outbox/directory.js';
 import { OutboxRecorder } from '../src/outbox/recorder.js';
 import { OutboxWorker } from '../src/outbox/worker.js';
 import { openStore, resolveStoreOptions } from '../src/store/open.js';
+import type { Store } from '../src/store/store.js';
 import { discordRateLimited, startDiscordPeer } from '../test/helpers/peers/discord.js';
 import type { Reply } from '../test/helpers/peers/httpPeer.js';
 import { slackRateLimited, startSlackPeer } from '../test/helpers/peers/slack.js';
@@ -28,9 +36,186 @@ import { machine } from './machine.js';
 const { values } = parseArgs({
   options: {
     notifications: { type: 'string', default: '10000' },
+    peers: { type: 'string', default: 'process' },
+    workers: { type: 'string', default: 'process' },
     'database-url': { type: 'string', default: process.env.VIGIL_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+    // The bench's own child processes.
+    'serve-peers': { type: 'boolean', default: false },
+    'serve-worker': { type: 'string' },
   },
 });
+for (const opt of ['peers', 'workers'] as const) {
+  if (values[opt] !== 'process' && values[opt] !== 'inline') throw new Error(`--${opt} must be process or inline, not ${values[opt]}`);
+}
+
+/** What a child process says to the bench. */
+type ChildMessage = { ready: { discord: string; slack: string } | true } | { requests: number } | { ok: number };
+
+/** A child process running this file in one of its serving modes, spoken to over IPC. */
+class Child {
+  private readonly proc: ChildProcess;
+  private readonly waiting: ((m: ChildMessage) => void)[] = [];
+  private exited: Error | null = null;
+
+  constructor(args: string[]) {
+    this.proc = fork(process.argv[1]!, args, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.proc.on('message', (m) => this.waiting.shift()?.(m as ChildMessage));
+    this.proc.on('exit', (code) => {
+      this.exited = new Error(`a bench child process exited (${code})`);
+    });
+  }
+
+  /** Sends `what` (if any) and resolves with the child's next message. */
+  ask(what?: string): Promise<ChildMessage> {
+    if (this.exited) return Promise.reject(this.exited);
+    const answer = new Promise<ChildMessage>((resolve) => this.waiting.push(resolve));
+    if (what) this.proc.send(what);
+    return answer;
+  }
+
+  close(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.proc.once('exit', () => resolve());
+      this.proc.send('close');
+    });
+  }
+}
+
+/** Serves `answer` to the parent's questions until it says close, then runs `close` and exits. */
+async function serveChild(ready: ChildMessage, answer: (q: string) => Promise<ChildMessage | void>, close: () => Promise<void>): Promise<never> {
+  process.on('message', (q: string) => {
+    if (q === 'close') void close().then(() => process.exit(0));
+    else void answer(q).then((m) => m && process.send!(m));
+  });
+  process.send!(ready);
+  return new Promise<never>(() => {});
+}
+
+/** The two peers, wherever they run: their hook URLs, how many requests they answered, and closing. */
+interface Peers {
+  discordUrl: string;
+  slackUrl: string;
+  requests(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the Discord and Slack peers in this process. One request in ten answers 429 (short waits:
+ * the figure is about Vigil, not the provider). Each scripted answer scripts the next: a queue of 3N
+ * answers made up front cost the peers a shift of the whole queue per request (~30 µs at N = 10,000,
+ * growing with N). The peers count requests rather than keep them (kept, they cost GC).
+ */
+async function startPeers(): Promise<Peers> {
+  const discord = await startDiscordPeer({ keepReceived: false });
+  const slack = await startSlackPeer({ keepReceived: false });
+  let dSeen = 0;
+  let sSeen = 0;
+  function discordAnswer(): Reply {
+    discord.script(discordAnswer);
+    return ++dSeen % 10 === 0 ? discordRateLimited(0.05, false, false) : { status: 204 };
+  }
+  function slackAnswer(): Reply {
+    slack.script(slackAnswer);
+    return ++sSeen % 10 === 0 ? slackRateLimited(1) : { status: 200, body: 'ok' };
+  }
+  discord.script(discordAnswer);
+  slack.script(slackAnswer);
+  return {
+    discordUrl: discord.hookUrl,
+    slackUrl: slack.hookUrl,
+    requests: async () => discord.requests + slack.requests,
+    close: async () => void (await Promise.all([discord.close(), slack.close()])),
+  };
+}
+
+async function peersInChild(): Promise<Peers> {
+  const child = new Child(['--serve-peers']);
+  const first = await child.ask();
+  if (!('ready' in first) || first.ready === true) throw new Error('the peers did not start');
+  const { discord, slack } = first.ready;
+  return {
+    discordUrl: discord,
+    slackUrl: slack,
+    requests: async () => {
+      const m = await child.ask('requests');
+      return 'requests' in m ? m.requests : NaN;
+    },
+    close: () => child.close(),
+  };
+}
+
+/** One outbox worker, wherever it runs: started, asked how many sends it has had ok, closed. */
+interface Worker {
+  start(): Promise<void>;
+  ok(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const log = pino({ level: 'silent' });
+
+/** A worker in this process, sending to the peers through the two channels, polling every 10 ms. */
+function startWorker(store: Store, discordUrl: string, slackUrl: string): Worker & { http: HttpClient } {
+  const http = new HttpClient({ guard: new UrlGuard({ allow: ['127.0.0.1'] }) });
+  const channels = new Map<string, Channel>([
+    ['discord', new DiscordChannel({ wait: false }, { http })],
+    ['slack', new SlackChannel({}, { http })],
+  ]);
+  const targets = new Map<string, NamedTarget[]>([
+    ['discord', [{ channel: 'discord', name: 'ops', address: discordUrl }]],
+    ['slack', [{ channel: 'slack', name: 'ops', address: slackUrl }]],
+  ]);
+  const worker = new OutboxWorker({ store, directory: new StaticDirectory(channels, targets), log, pollIntervalMs: 10 });
+  return {
+    http,
+    start: async () => worker.start(),
+    ok: async () => [...worker.counters.values()].reduce((m, c) => m + c.ok, 0),
+    close: async () => {
+      await worker.close();
+      await http.close();
+    },
+  };
+}
+
+async function workerInChild(databaseUrl: string, discordUrl: string, slackUrl: string): Promise<Worker> {
+  const child = new Child(['--serve-worker', JSON.stringify({ databaseUrl, discordUrl, slackUrl })]);
+  await child.ask();
+  return {
+    start: async () => void (await child.ask('start')),
+    ok: async () => {
+      const m = await child.ask('ok');
+      return 'ok' in m ? m.ok : NaN;
+    },
+    close: () => child.close(),
+  };
+}
+
+// The children: the peers, or one worker.
+if (values['serve-peers']) {
+  const peers = await startPeers();
+  await serveChild(
+    { ready: { discord: peers.discordUrl, slack: peers.slackUrl } },
+    async (q) => (q === 'requests' ? { requests: await peers.requests() } : undefined),
+    () => peers.close(),
+  );
+}
+if (values['serve-worker']) {
+  const { databaseUrl, discordUrl, slackUrl } = JSON.parse(values['serve-worker']) as Record<string, string>;
+  const store = await openStore(resolveStoreOptions({ databaseUrl }), { migrate: false });
+  const worker = startWorker(store, discordUrl, slackUrl);
+  await serveChild(
+    { ready: true },
+    async (q) => {
+      if (q === 'start') await worker.start();
+      return q === 'ok' ? { ok: await worker.ok() } : { ready: true };
+    },
+    async () => {
+      await worker.close();
+      await store.close();
+    },
+  );
+}
+
 const N = Number(values.notifications);
 const DB = 'vigil_bench_delivery';
 
@@ -40,39 +225,32 @@ await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 await admin.query(`CREATE DATABASE ${DB}`);
 const u = new URL(values['database-url']!);
 u.pathname = '/' + DB;
+const databaseUrl = u.toString();
 
-// The peers count requests rather than keep them (kept, they cost the shared process's GC).
-const discord = await startDiscordPeer({ keepReceived: false });
-const slack = await startSlackPeer({ keepReceived: false });
-// One request in ten answers 429 (short waits: the figure is about Vigil, not the provider). Each
-// scripted answer scripts the next: a queue of 3N answers made up front cost the peers a shift of
-// the whole queue per request (~30 µs at N = 10,000, growing with N) in the workers' process.
-let dSeen = 0;
-let sSeen = 0;
-function discordAnswer(): Reply {
-  discord.script(discordAnswer);
-  return ++dSeen % 10 === 0 ? discordRateLimited(0.05, false, false) : { status: 204 };
+const store = await openStore(resolveStoreOptions({ databaseUrl }), {});
+const peers = values.peers === 'process' ? await peersInChild() : await startPeers();
+const inlineStores: Store[] = [];
+const workers: Worker[] = [];
+for (let i = 0; i < 2; i++) {
+  if (values.workers === 'process') workers.push(await workerInChild(databaseUrl, peers.discordUrl, peers.slackUrl));
+  else {
+    const s = await openStore(resolveStoreOptions({ databaseUrl }), { migrate: false });
+    inlineStores.push(s);
+    workers.push(startWorker(s, peers.discordUrl, peers.slackUrl));
+  }
 }
-function slackAnswer(): Reply {
-  slack.script(slackAnswer);
-  return ++sSeen % 10 === 0 ? slackRateLimited(1) : { status: 200, body: 'ok' };
-}
-discord.script(discordAnswer);
-slack.script(slackAnswer);
 
-const http = new HttpClient({ guard: new UrlGuard({ allow: ['127.0.0.1'] }) });
-const channels = new Map<string, Channel>([
-  ['discord', new DiscordChannel({ wait: false }, { http })],
-  ['slack', new SlackChannel({}, { http })],
-]);
-const targets = new Map<string, NamedTarget[]>([
-  ['discord', [{ channel: 'discord', name: 'ops', address: discord.hookUrl }]],
-  ['slack', [{ channel: 'slack', name: 'ops', address: slack.hookUrl }]],
-]);
-const directory = new StaticDirectory(channels, targets);
-const log = pino({ level: 'silent' });
-const storeA = await openStore(resolveStoreOptions({ databaseUrl: u.toString() }), {});
-const storeB = await openStore(resolveStoreOptions({ databaseUrl: u.toString() }), { migrate: false });
+// The recorder only needs to know the channels' targets and attempts; the bench's own directory.
+const directory = new StaticDirectory(
+  new Map<string, Channel>([
+    ['discord', new DiscordChannel({ wait: false })],
+    ['slack', new SlackChannel({})],
+  ]),
+  new Map<string, NamedTarget[]>([
+    ['discord', [{ channel: 'discord', name: 'ops', address: peers.discordUrl }]],
+    ['slack', [{ channel: 'slack', name: 'ops', address: peers.slackUrl }]],
+  ]),
+);
 const recorder = new OutboxRecorder(directory, { now: () => Date.now() });
 
 const notification = (i: number): Notification => ({
@@ -92,12 +270,12 @@ async function enqueue(from: number, count: number): Promise<void> {
     const n = notification(from + k);
     return { id: uuidv7(), intervention_id: n.intervention_id, channel: (from + k) % 2 ? 'slack' : 'discord', route: 'bench', why: 'first_time' as const, notification: n };
   });
-  await storeA.transaction((tx) => recorder.record(tx, batch));
+  await store.transaction((tx) => recorder.record(tx, batch));
 }
 // Whether every queued delivery is sent: looks for one unsent row (a count(*) of the sent rows read
 // all of them each time).
 async function allSent(): Promise<boolean> {
-  const { rows } = await storeA.query<{ done: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending', 'dead')) AS done`);
+  const { rows } = await store.query<{ done: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'sending', 'dead')) AS done`);
   return rows[0].done;
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -107,25 +285,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * the start, PostgreSQL answered ~280 times per backlog, taking its time from the workers.
  */
 async function drained(total: number): Promise<void> {
-  const ok = () => [a, b].reduce((n, w) => n + [...w.counters.values()].reduce((m, c) => m + c.ok, 0), 0);
-  while (ok() < total) await sleep(5);
+  const ok = async () => (await Promise.all(workers.map((w) => w.ok()))).reduce((m, n) => m + n, 0);
+  while ((await ok()) < total) await sleep(5);
   while (!(await allSent())) await sleep(5);
 }
-
-const a = new OutboxWorker({ store: storeA, directory, log, pollIntervalMs: 10 });
-const b = new OutboxWorker({ store: storeB, directory, log, pollIntervalMs: 10 });
 
 // Phase 1, throughput: N notifications queued, then two workers drain them.
 for (let i = 0; i < N; i += 500) await enqueue(i, Math.min(500, N - i));
 const start = performance.now();
 const startedAt = Date.now();
-a.start();
-b.start();
+await Promise.all(workers.map((w) => w.start()));
 await drained(N);
 const seconds = (performance.now() - start) / 1000;
 // Apart from provider waits: when the last of the backlog's first attempts ended (the rest of the
 // run is the 429s' Retry-After waits and their retries).
-const { rows: firsts } = await storeA.query<{ end_ms: number }>(
+const { rows: firsts } = await store.query<{ end_ms: number }>(
   `SELECT max(extract(epoch FROM started_at) * 1000 + duration_ms)::float8 AS end_ms FROM delivery_attempts WHERE attempt = 1`,
 );
 const firstSeconds = (firsts[0].end_ms - startedAt) / 1000;
@@ -141,9 +315,9 @@ for (let i = 0; i < N; i += RATE_CHUNK) {
   if (wait > 0) await sleep(wait);
 }
 await drained(2 * N);
-await Promise.all([a.close(), b.close()]);
+await Promise.all(workers.map((w) => w.close()));
 
-const { rows: lat } = await storeA.query<{ first_p50: number; first_p99: number; all_p50: number; all_p99: number }>(
+const { rows: lat } = await store.query<{ first_p50: number; first_p99: number; all_p50: number; all_p99: number }>(
   `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE attempts = 1) AS first_p50,
           percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FILTER (WHERE attempts = 1) AS first_p99,
           percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS all_p50,
@@ -152,23 +326,24 @@ const { rows: lat } = await storeA.query<{ first_p50: number; first_p99: number;
              FROM deliveries ORDER BY seq OFFSET $1) t`,
   [N],
 );
-const { rows: check } = await storeA.query<{ sent: number; ok: number; attempts: number; distinct_ok: number }>(
+const { rows: check } = await store.query<{ sent: number; ok: number; attempts: number; distinct_ok: number }>(
   `SELECT (SELECT count(*) FROM deliveries WHERE status = 'sent')::int AS sent,
           (SELECT count(*) FROM delivery_attempts WHERE outcome = 'ok')::int AS ok,
           (SELECT count(DISTINCT delivery_id) FROM delivery_attempts WHERE outcome = 'ok')::int AS distinct_ok,
           (SELECT count(*) FROM delivery_attempts)::int AS attempts`,
 );
-const received = discord.requests + slack.requests;
-await http.close();
-await Promise.all([discord.close(), slack.close()]);
-await storeA.close();
-await storeB.close();
+const received = await peers.requests();
+await peers.close();
+await Promise.all([store, ...inlineStores].map((s) => s.close()));
 await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 await admin.end();
 
 const c = check[0];
 const l = lat[0];
-console.log(`delivery: ${N.toLocaleString('en-US')} notifications per phase, Discord and Slack peers answering 429 to one request in ten, two workers`);
+const where = (opt: string, own: string) => (opt === 'process' ? own : "in the bench's process");
+console.log(
+  `delivery: ${N.toLocaleString('en-US')} notifications per phase, Discord and Slack peers answering 429 to one request in ten (${where(values.peers!, 'in a process of their own')}), two workers (${where(values.workers!, 'each in a process of its own')})`,
+);
 console.log(`  delivered ${c.sent} of ${2 * N}; ${c.ok} ok attempts for ${c.distinct_ok} deliveries (none twice: ${c.ok === c.distinct_ok && c.sent === 2 * N}); ${c.attempts} attempts, ${received} requests at the peers`);
 console.log(`  throughput (backlog of ${N.toLocaleString('en-US')}): ${Math.round(N / seconds).toLocaleString('en-US')} deliveries/s (target ≥ 2,000)`);
 console.log(`  first attempts of the backlog (apart from provider waits): all made in ${firstSeconds.toFixed(2)} s = ${Math.round(N / firstSeconds).toLocaleString('en-US')}/s; the rest of the ${seconds.toFixed(2)} s is Retry-After waits and retries`);
