@@ -54,21 +54,23 @@ type ChildMessage = { ready: { discord: string; slack: string } | true } | { req
 /** A child process running this file in one of its serving modes, spoken to over IPC. */
 class Child {
   private readonly proc: ChildProcess;
-  private readonly waiting: ((m: ChildMessage) => void)[] = [];
+  private readonly waiting: { resolve: (m: ChildMessage) => void; reject: (err: Error) => void }[] = [];
   private exited: Error | null = null;
 
   constructor(args: string[]) {
     this.proc = fork(process.argv[1]!, args, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.proc.on('message', (m) => this.waiting.shift()?.(m as ChildMessage));
+    this.proc.on('message', (m) => this.waiting.shift()?.resolve(m as ChildMessage));
     this.proc.on('exit', (code) => {
-      this.exited = new Error(`a bench child process exited (${code})`);
+      // A child that failed (its error is on stderr) fails the bench rather than leave it waiting.
+      this.exited = new Error(`a bench child process (${args[0]}) exited with code ${code}`);
+      for (const w of this.waiting.splice(0)) w.reject(this.exited);
     });
   }
 
   /** Sends `what` (if any) and resolves with the child's next message. */
   ask(what?: string): Promise<ChildMessage> {
     if (this.exited) return Promise.reject(this.exited);
-    const answer = new Promise<ChildMessage>((resolve) => this.waiting.push(resolve));
+    const answer = new Promise<ChildMessage>((resolve, reject) => this.waiting.push({ resolve, reject }));
     if (what) this.proc.send(what);
     return answer;
   }
