@@ -14,6 +14,7 @@
  *        [--workers process|inline] [--database-url postgres://…]
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
@@ -284,20 +285,62 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Waits until `total` deliveries are sent. The workers' own counters say when every one has had its
  * ok answer; only then is PostgreSQL asked, until it has them all recorded. Asked every 20 ms from
- * the start, PostgreSQL answered ~280 times per backlog, taking its time from the workers.
+ * the start, PostgreSQL answered ~280 times per backlog, taking its time from the workers. The
+ * counters are asked every 20 ms: every 5 ms, the questions over IPC took ~3 % of a worker
+ * process's CPU time (the figure loses at most 20 ms of a ~5 s run).
  */
-async function drained(total: number): Promise<void> {
+async function drained(total: number, onOk?: (n: number) => void): Promise<void> {
   const ok = async () => (await Promise.all(workers.map((w) => w.ok()))).reduce((m, n) => m + n, 0);
-  while ((await ok()) < total) await sleep(5);
+  for (let n = await ok(); n < total; n = await ok()) {
+    onOk?.(n);
+    await sleep(20);
+  }
   while (!(await allSent())) await sleep(5);
+}
+
+/**
+ * CPU time (ms) used so far, by the machine (busy and all) and by process: the workers, the peers,
+ * PostgreSQL (every backend), the bench; from /proc (Linux), null elsewhere.
+ */
+interface CpuSnapshot {
+  at: number;
+  busy: number;
+  all: number;
+  by: Map<string, number>;
+}
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+function cpuSnapshot(): CpuSnapshot | null {
+  if (!existsSync('/proc/stat')) return null;
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = f.reduce((a, b) => a + b, 0);
+  const by = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const who =
+        comm === 'postgres' ? 'PostgreSQL' : comm !== 'node' ? null : cmd.includes('--serve-peers') ? 'peers' : cmd.includes('--serve-worker') ? 'workers' : Number(pid) === process.pid ? 'bench' : null;
+      if (who) by.set(who, (by.get(who) ?? 0) + (Number(fields[11]) + Number(fields[12])) * TICK_MS);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return { at: Date.now(), busy: (all - f[3]! - f[4]!) * TICK_MS, all: all * TICK_MS, by };
 }
 
 // Phase 1, throughput: N notifications queued, then two workers drain them.
 for (let i = 0; i < N; i += 500) await enqueue(i, Math.min(500, N - i));
+// CPU is read at the start and when nine in ten are sent (before the tail of Retry-After waits).
+const cpuFrom = cpuSnapshot();
+let cpuTo: CpuSnapshot | null = null;
 const start = performance.now();
 const startedAt = Date.now();
 await Promise.all(workers.map((w) => w.start()));
-await drained(N);
+await drained(N, (n) => {
+  if (!cpuTo && n >= N * 0.9) cpuTo = cpuSnapshot();
+});
 const seconds = (performance.now() - start) / 1000;
 // Apart from provider waits: when the last of the backlog's first attempts ended (the rest of the
 // run is the 429s' Retry-After waits and their retries).
@@ -305,6 +348,21 @@ const { rows: firsts } = await store.query<{ end_ms: number }>(
   `SELECT max(extract(epoch FROM started_at) * 1000 + duration_ms)::float8 AS end_ms FROM delivery_attempts WHERE attempt = 1`,
 );
 const firstSeconds = (firsts[0].end_ms - startedAt) / 1000;
+
+// Attempts made while the CPU was measured, and what each cost.
+let cpuLine = '';
+if (cpuFrom && cpuTo) {
+  const to: CpuSnapshot = cpuTo;
+  const { rows } = await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM delivery_attempts WHERE started_at < $1`, [new Date(to.at).toISOString()]);
+  const attempts = rows[0]!.n;
+  const per = (who: string) => Math.round((((to.by.get(who) ?? 0) - (cpuFrom.by.get(who) ?? 0)) * 1000) / attempts);
+  // What runs inline is counted in the bench's process.
+  const bench = ['bench', values.workers === 'inline' ? 'workers' : '', values.peers === 'inline' ? 'peers' : ''].filter(Boolean).join(' + ');
+  const parts = [...(values.workers === 'process' ? ['workers'] : []), 'PostgreSQL', ...(values.peers === 'process' ? ['peers'] : [])];
+  cpuLine =
+    `  CPU per attempt while the backlog was sent (${attempts.toLocaleString('en-US')} attempts, machine ${Math.round((100 * (to.busy - cpuFrom.busy)) / (to.all - cpuFrom.all))} % busy), µs: ` +
+    [...parts.map((p) => `${p} ${per(p)}`), `${bench} ${per('bench')}`].join(', ');
+}
 
 // Phase 2, latency: N more at a steady 1,000 per second while the workers run; queue-to-send is
 // sent_at - created_at. "Apart from provider waits": deliveries sent at their first attempt.
@@ -351,4 +409,5 @@ console.log(`  throughput (backlog of ${N.toLocaleString('en-US')}): ${Math.roun
 console.log(`  first attempts of the backlog (apart from provider waits): all made in ${firstSeconds.toFixed(2)} s = ${Math.round(N / firstSeconds).toLocaleString('en-US')}/s; the rest of the ${seconds.toFixed(2)} s is Retry-After waits and retries`);
 console.log(`  queue-to-send at 1,000/s, first attempt (apart from provider waits): p50 ${l.first_p50.toFixed(1)} ms, p99 ${l.first_p99.toFixed(1)} ms (target p99 < 250 ms)`);
 console.log(`  queue-to-send at 1,000/s, all (incl. 429 waits): p50 ${l.all_p50.toFixed(1)} ms, p99 ${l.all_p99.toFixed(1)} ms`);
+if (cpuLine) console.log(cpuLine);
 console.log(`  machine: ${machine()}`);
