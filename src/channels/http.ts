@@ -207,7 +207,7 @@ export function describeAnswer(res: HttpResponse, redactor: Redactor, detail?: s
   }
   // Redacted whole, then cut: a cut first could keep the start of a secret the redactor no longer recognises.
   const text = redactor.redact(detail ?? res.body.replace(/\s+/g, ' ').trim());
-  const cut = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  const cut = truncate(text, 201); // 200 characters and '…', never half a surrogate pair
   return `HTTP ${res.status}${cut ? `: ${cut}` : ''}`;
 }
 

@@ -51,6 +51,18 @@ export type ClaimedRow = Pick<
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * Text as PostgreSQL can store it: an unpaired surrogate (a provider's answer cut inside an emoji)
+ * or a NUL (a binary answer) becomes U+FFFD. A provider's error text must never make its attempt
+ * unrecordable: the record would fail at every retry, and the delivery be sent again when its
+ * lease ran out.
+ */
+export function storableText(s: string | null): string | null {
+  if (s === null) return null;
+  const t = s.isWellFormed() ? s : s.toWellFormed();
+  return t.includes('\0') ? t.replaceAll('\0', '\uFFFD') : t;
+}
+
 export async function insertDeliveries(db: Queryable, rows: readonly NewDelivery[], nowMs: number): Promise<void> {
   if (rows.length === 0) return;
   const col = <K extends keyof NewDelivery>(k: K) => rows.map((r) => r[k]);
@@ -202,8 +214,8 @@ export async function completeAttempts(db: Queryable, worker: string, done: read
           attempt: d.attempt,
           status: d.status,
           next_at: d.next_attempt_at,
-          provider_status: d.provider_status,
-          error: d.error,
+          provider_status: storableText(d.provider_status),
+          error: storableText(d.error),
           started_at: d.started_at,
           duration_ms: d.duration_ms,
           outcome: d.outcome,

@@ -227,6 +227,32 @@ for (const backend of BACKENDS) {
       assert.equal(sent.status, 'sent');
     });
 
+    it('records an attempt whose provider error holds half a surrogate pair or a NUL, as U+FFFD', async () => {
+      const clock = new ManualClock(Date.parse('2026-05-01T00:00:00Z'));
+      const d = delivery('webhook');
+      await record(store, new OutboxRecorder(directory(peers), clock), [d]);
+      const [row] = await claimDue(store, { worker: 'w', limit: 10, nowMs: clock.now(), leaseMs: 60_000, skipChannels: [] });
+      // An answer cut inside an emoji, with a NUL from a binary body: text PostgreSQL refuses as is.
+      const done: Completion = {
+        id: row.id,
+        attempt: row.attempts,
+        status: 'pending',
+        next_attempt_at: clock.now() + 1_000,
+        started_at: clock.now(),
+        duration_ms: 2,
+        outcome: 'retryable',
+        provider_status: '502\u0000',
+        error: 'HTTP 502: upstream \u{1F525}\uD83D',
+      };
+      assert.deepEqual([...(await completeAttempts(store, 'w', [done], clock.now()))], [d.id], 'recorded, not refused');
+      const [attempt] = await attemptsOf(store, [d.id]);
+      assert.equal(attempt.error, 'HTTP 502: upstream \u{1F525}\uFFFD');
+      assert.equal(attempt.provider_status, '502\uFFFD');
+      const [after] = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 1 });
+      assert.equal(after.last_error, 'HTTP 502: upstream \u{1F525}\uFFFD');
+      assert.equal(after.status, 'pending');
+    });
+
     it('plans a claim as a walk of the due index, and a record without the index of sending rows, with no statistics yet', async () => {
       // A backlog on a table never analysed (DUE_SCAN in sql.ts): the plans are read, not run.
       const plans: string[] = [];

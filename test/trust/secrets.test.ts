@@ -150,6 +150,17 @@ describe('provider answers quoting secrets back, in one error line', () => {
     }
   });
 
+  it('cuts a long answer at its 200 characters without splitting a character made of two UTF-16 units', () => {
+    const r = urlSecrets(url);
+    for (const pad of [198, 199, 200]) {
+      const body = `${'x'.repeat(pad)}\u{1F525}\u{1F525} tail`;
+      const out = describeAnswer({ status: 502, headers: {}, body }, r);
+      assert.ok(out.isWellFormed(), `no unpaired surrogate (pad ${pad}): ${JSON.stringify(out.slice(-4))}`);
+      assert.ok(out.endsWith('…'));
+      assert.ok(out.length <= 'HTTP 502: '.length + 201);
+    }
+  });
+
   it('masks the Basic credential node sends for a URL\'s user:password, and any quoted Authorization', () => {
     const basic = Buffer.from(`hook:${WEBHOOK_USER_PASS}`).toString('base64');
     const out = describeAnswer({ status: 401, headers: {}, body: `denied: Authorization: Basic ${basic}; also Bearer abc.def-123456789` }, urlSecrets(url));
