@@ -150,7 +150,7 @@ describe('provider answers quoting secrets back, in one error line', () => {
     }
   });
 
-  it('cuts a long answer at its 200 characters without splitting a character made of two UTF-16 units', () => {
+  it('cuts a long answer at its 200 characters without splitting a character made of two UTF-16 units, and has no NUL', () => {
     const r = urlSecrets(url);
     for (const pad of [198, 199, 200]) {
       const body = `${'x'.repeat(pad)}\u{1F525}\u{1F525} tail`;
@@ -159,6 +159,7 @@ describe('provider answers quoting secrets back, in one error line', () => {
       assert.ok(out.endsWith('…'));
       assert.ok(out.length <= 'HTTP 502: '.length + 201);
     }
+    assert.equal(describeAnswer({ status: 502, headers: {}, body: 'bin\0ary' }, r), 'HTTP 502: bin\uFFFDary', 'no NUL, which PostgreSQL cannot store');
   });
 
   it('masks the Basic credential node sends for a URL\'s user:password, and any quoted Authorization', () => {
