@@ -207,7 +207,7 @@ export function describeAnswer(res: HttpResponse, redactor: Redactor, detail?: s
   }
   // Redacted whole, then cut: a cut first could keep the start of a secret the redactor no longer recognises.
   // NUL (a binary answer) as U+FFFD: the text goes into PostgreSQL (attempts, interventions' context).
-  const text = redactor.redact(detail ?? res.body.replace(/\s+/g, ' ').replaceAll('\0', '\uFFFD').trim());
+  const text = redactor.redact(detail ?? res.body.replace(/\s+/g, ' ').trim()).replaceAll('\0', '\uFFFD');
   const cut = truncate(text, 201); // 200 characters and '…', never half a surrogate pair
   return `HTTP ${res.status}${cut ? `: ${cut}` : ''}`;
 }

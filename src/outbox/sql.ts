@@ -57,7 +57,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * unrecordable: the record would fail at every retry, and the delivery be sent again when its
  * lease ran out.
  */
-export function storableText(s: string | null): string | null {
+function storableText(s: string | null): string | null {
   if (s === null) return null;
   const t = s.isWellFormed() ? s : s.toWellFormed();
   return t.includes('\0') ? t.replaceAll('\0', '\uFFFD') : t;

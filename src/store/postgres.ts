@@ -23,7 +23,7 @@ export interface PostgresOptions {
 const statementNames = new Map<string, string>();
 
 /** pg's query argument: by name (prepared once per connection) when asked, else plain text. */
-export function queryConfig(sql: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
+function queryConfig(sql: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
   if (!options?.prepare) return { text: sql, values: params as unknown[] };
   let name = statementNames.get(sql);
   if (name === undefined) {
