@@ -157,20 +157,25 @@ interface Worker {
 
 const log = pino({ level: 'silent' });
 
+/** The two channels, each with its one target at the peers (`http`: the client the channels send with). */
+function peerDirectory(discordUrl: string, slackUrl: string, http?: HttpClient): StaticDirectory {
+  return new StaticDirectory(
+    new Map<string, Channel>([
+      ['discord', new DiscordChannel({ wait: false }, { http })],
+      ['slack', new SlackChannel({}, { http })],
+    ]),
+    new Map<string, NamedTarget[]>([
+      ['discord', [{ channel: 'discord', name: 'ops', address: discordUrl }]],
+      ['slack', [{ channel: 'slack', name: 'ops', address: slackUrl }]],
+    ]),
+  );
+}
+
 /** A worker in this process, sending to the peers through the two channels, polling every 10 ms. */
-function startWorker(store: Store, discordUrl: string, slackUrl: string): Worker & { http: HttpClient } {
+function startWorker(store: Store, discordUrl: string, slackUrl: string): Worker {
   const http = new HttpClient({ guard: new UrlGuard({ allow: ['127.0.0.1'] }) });
-  const channels = new Map<string, Channel>([
-    ['discord', new DiscordChannel({ wait: false }, { http })],
-    ['slack', new SlackChannel({}, { http })],
-  ]);
-  const targets = new Map<string, NamedTarget[]>([
-    ['discord', [{ channel: 'discord', name: 'ops', address: discordUrl }]],
-    ['slack', [{ channel: 'slack', name: 'ops', address: slackUrl }]],
-  ]);
-  const worker = new OutboxWorker({ store, directory: new StaticDirectory(channels, targets), log, pollIntervalMs: 10 });
+  const worker = new OutboxWorker({ store, directory: peerDirectory(discordUrl, slackUrl, http), log, pollIntervalMs: 10 });
   return {
-    http,
     start: async () => worker.start(),
     ok: async () => [...worker.counters.values()].reduce((m, c) => m + c.ok, 0),
     close: async () => {
@@ -244,16 +249,7 @@ for (let i = 0; i < 2; i++) {
 }
 
 // The recorder only needs to know the channels' targets and attempts; the bench's own directory.
-const directory = new StaticDirectory(
-  new Map<string, Channel>([
-    ['discord', new DiscordChannel({ wait: false })],
-    ['slack', new SlackChannel({})],
-  ]),
-  new Map<string, NamedTarget[]>([
-    ['discord', [{ channel: 'discord', name: 'ops', address: peers.discordUrl }]],
-    ['slack', [{ channel: 'slack', name: 'ops', address: peers.slackUrl }]],
-  ]),
-);
+const directory = peerDirectory(peers.discordUrl, peers.slackUrl);
 const recorder = new OutboxRecorder(directory, { now: () => Date.now() });
 
 const notification = (i: number): Notification => ({
