@@ -93,6 +93,8 @@ export class OutboxWorker {
   private running: Promise<void> | null = null;
   private closing = false;
   private wakeUp: (() => void) | null = null;
+  /** The earliest retry this worker recorded and has not yet looked for (ms), Infinity when none. */
+  private nextRetryAt = Infinity;
   private lastError = '';
   private readonly failures = new Map<string, number>();
   readonly counters = new Map<string, ChannelCounters>();
@@ -167,11 +169,15 @@ export class OutboxWorker {
         await new Promise((r) => setImmediate(r));
         continue;
       }
+      // A retry this worker scheduled is looked for when due rather than at the next poll, so a
+      // provider's Retry-After is waited for, not Retry-After plus up to a poll interval.
+      const now = this.clock.now();
+      const wait = Math.max(0, Math.min(this.pollMs, this.nextRetryAt - now));
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           this.wakeUp = null;
           resolve();
-        }, this.pollMs);
+        }, wait);
         this.wakeUp = () => {
           clearTimeout(t);
           resolve();
@@ -190,10 +196,12 @@ export class OutboxWorker {
     if (room <= 0) return { claimed: 0, filled: false };
     const skip = [...this.inflightByChannel].filter(([, n]) => n >= this.perChannel).map(([c]) => c);
     const channelRoom = new Map([...this.inflightByChannel].filter(([, n]) => n > 0 && n < this.perChannel).map(([c, n]) => [c, this.perChannel - n]));
+    const nowMs = this.clock.now();
+    if (nowMs >= this.nextRetryAt) this.nextRetryAt = Infinity;
     const rows = await claimDue(this.opts.store, {
       worker: this.id,
       limit: room,
-      nowMs: this.clock.now(),
+      nowMs,
       leaseMs: this.leaseMs,
       skipChannels: skip,
       perChannel: this.perChannel,
@@ -318,6 +326,7 @@ export class OutboxWorker {
         try {
           const updated = await this.record(batch);
           for (const b of batch) {
+            if (b.completion.status === 'pending' && updated.has(b.row.id)) this.nextRetryAt = Math.min(this.nextRetryAt, b.completion.next_attempt_at);
             if (!updated.has(b.row.id)) this.log.warn({ delivery: b.row.id }, 'delivery lease was lost before its attempt was recorded');
             else if (b.completion.status === 'dead') this.log.warn({ delivery: b.row.id, channel: b.row.channel, error: b.completion.error }, 'delivery is dead');
           }
