@@ -10,7 +10,10 @@ export interface CliResult {
 }
 
 /** Runs `vigil <argv>` in this process. The environment is only what is given (no DATABASE_URL leaks in). */
-export async function vigil(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal; onStdout?: (s: string) => void } = {}): Promise<CliResult> {
+export async function vigil(
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal; onStdout?: (s: string) => void; onStderr?: (s: string) => void } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await run(argv, {
@@ -18,7 +21,10 @@ export async function vigil(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd
       stdout += t;
       opts.onStdout?.(stdout);
     },
-    stderr: (t) => (stderr += t),
+    stderr: (t) => {
+      stderr += t;
+      opts.onStderr?.(stderr);
+    },
     env: opts.env ?? {},
     cwd: opts.cwd,
     signal: opts.signal,

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { insertEvents } from '../../src/events/insertEvents.js';
+import { validateEvent } from '../../src/events/validate.js';
 import { uuidv7 } from '../../src/events/uuid7.js';
 import { BACKENDS, openTestStore } from '../helpers/stores.js';
 import { ev, http, remainingHandles, startHarness } from '../http/harness.js';
@@ -110,6 +113,117 @@ for (const backend of BACKENDS) {
       const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { log_metadata: { task_id?: string } });
       assert.equal(lines[0].log_metadata.task_id, 'cli-2');
       if (env.databaseUrl) assert.equal(lines[lines.length - 1].log_metadata.task_id, 'tail-new');
+    });
+
+    it('tail prints a row committed after newer ones once it commits, even one in flight as tail starts; filtered rows never', async (t) => {
+      if (!env.databaseUrl) return t.skip('PGlite runs one transaction at a time: no late commits');
+      // Two writers hold a transaction with one event each, out of seq order with the commits around them.
+      const held = [new pg.Client({ connectionString: env.databaseUrl }), new pg.Client({ connectionString: env.databaseUrl })];
+      await Promise.all(held.map((c) => c.connect()));
+      const hold = async (c: pg.Client, hoursAgo: number, ...events: Record<string, unknown>[]) => {
+        // Hours earlier, each its own: a held transaction takes no lock another writer needs (the hourly rollups).
+        const at = Date.now() - hoursAgo * 3_600_000;
+        await c.query('BEGIN');
+        for (const e of events) {
+          const v = validateEvent({ ...e, timestamp: new Date(at).toISOString() }, at);
+          assert.ok(v.ok);
+          const r = v.row;
+          await c.query(`INSERT INTO logs (id, level, message, "timestamp", event_type, log_metadata) VALUES ($1, $2, $3, $4, $5, $6)`, [
+            r.id, r.level, r.message, new Date(r.time).toISOString(), r.event_type, JSON.stringify(r.metadata),
+          ]);
+        }
+      };
+      const s = await openTestStore(env);
+      const commit = async (...events: Record<string, unknown>[]) => {
+        const rows = events.map((e) => {
+          const v = validateEvent(e, Date.now());
+          assert.ok(v.ok);
+          return v.row;
+        });
+        await insertEvents(s, rows);
+      };
+      const ac = new AbortController();
+      let seen = '';
+      const waitFor = async (re: RegExp) => {
+        const deadline = Date.now() + 20_000;
+        while (!re.test(seen)) {
+          assert.ok(Date.now() < deadline, `tail printed ${re} within 20 s; it printed:\n${seen}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      try {
+        await hold(held[0], 3, ev.created('late-from-before'));
+        await commit(ev.created('committed-before'));
+        const tail = vigil(['tail', '-n', '1', '--type', 'task_created', '--interval', '20', '--json', ...store], { signal: ac.signal, onStdout: (o) => (seen = o) });
+        await waitFor(/committed-before/);
+        await hold(held[1], 5, ev.model('gpt-late-filtered-out'), ev.created('late-while-running'));
+        await commit(ev.created('committed-after'), ev.model('gpt-filtered-out'));
+        await waitFor(/committed-after/);
+        assert.doesNotMatch(seen, /late-/, 'not committed yet');
+        await Promise.all(held.map((c) => c.query('COMMIT')));
+        await waitFor(/late-from-before[^]*late-while-running|late-while-running[^]*late-from-before/);
+        await commit(ev.created('committed-last'));
+        await waitFor(/committed-last/);
+        ac.abort();
+        const r = await tail;
+        assert.equal(r.code, 0, r.stderr);
+        const tasks = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { log_metadata: { task_id?: string; model_name?: string } }).log_metadata);
+        assert.deepEqual(
+          tasks.map((m) => m.task_id ?? m.model_name),
+          ['committed-before', 'committed-after', ...tasks.slice(2, 4).map((m) => m.task_id), 'committed-last'],
+        );
+        assert.deepEqual(tasks.slice(2, 4).map((m) => m.task_id).sort(), ['late-from-before', 'late-while-running'], 'each late row once');
+        assert.doesNotMatch(r.stdout, /gpt-/, 'model_called rows, late or not, are filtered out');
+      } finally {
+        ac.abort();
+        await Promise.all(held.map((c) => c.end()));
+        await s.close();
+      }
+    });
+
+    it('tail says once that it cannot read the trail, keeps trying, and goes on where it was', async (t) => {
+      if (!env.databaseUrl) return t.skip('tail holds the embedded store: nothing else can take the trail away');
+      const admin = new pg.Client({ connectionString: env.databaseUrl });
+      await admin.connect();
+      const s = await openTestStore(env);
+      const commit = async (task: string) => {
+        const v = validateEvent(ev.created(task), Date.now());
+        assert.ok(v.ok);
+        await insertEvents(s, [v.row]);
+      };
+      const ac = new AbortController();
+      let out = '';
+      let err = '';
+      const waitFor = async (what: () => string, re: RegExp) => {
+        const deadline = Date.now() + 20_000;
+        while (!re.test(what())) {
+          assert.ok(Date.now() < deadline, `${re} within 20 s; stdout:\n${out}\nstderr:\n${err}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      try {
+        await commit('before-tail');
+        const tail = vigil(['tail', '-n', '1', '--interval', '20', '--json', ...store], { signal: ac.signal, onStdout: (o) => (out = o), onStderr: (e) => (err = e) });
+        await waitFor(() => out, /before-tail/);
+        await commit('before-outage');
+        await waitFor(() => out, /before-outage/);
+        await admin.query('ALTER TABLE logs RENAME TO logs_away');
+        await waitFor(() => err, /vigil tail: reading new events failed; trying again \(relation "logs" does not exist\)\n/);
+        await new Promise((r) => setTimeout(r, 200));
+        await admin.query('ALTER TABLE logs_away RENAME TO logs');
+        await commit('after-outage');
+        await waitFor(() => out, /after-outage/);
+        ac.abort();
+        const r = await tail;
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr.split('\n').filter((l) => l.includes('reading new events failed')).length, 1, 'said once, not at every poll');
+        assert.deepEqual(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { log_metadata: { task_id: string } }).log_metadata.task_id), ['before-tail', 'before-outage', 'after-outage']);
+      } finally {
+        ac.abort();
+        await admin.query('ALTER TABLE IF EXISTS logs_away RENAME TO logs');
+        await admin.end();
+        await s.close();
+      }
     });
   });
 }

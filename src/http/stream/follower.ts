@@ -10,9 +10,15 @@
  * are looked at again on every read and their rows delivered when they appear; a hole still empty
  * after `gapTimeoutMs` is given up (a rolled-back write, or one committing later than that: its
  * rows are in the trail and the query API, not on the stream).
+ *
+ * `vigil tail` follows the trail with it too, on the database directly, with the query API's
+ * filters (`filters`: rows that do not match still count for the holes, and are not delivered) and
+ * a look back at the newest seqs when it starts (`lookBack`), so that a write in flight as it
+ * starts is not missed either.
  */
 import type { Logger } from 'pino';
 import type { Level } from '../../events/catalogue.js';
+import { whereClause, type EventFilters } from '../../events/queries.js';
 import type { EventRow } from '../../events/types.js';
 import type { Queryable } from '../../store/store.js';
 
@@ -34,6 +40,13 @@ export interface TrailFollowerOptions {
   gapTimeoutMs?: number;
   batchRows?: number;
   now?: () => number;
+  /** Deliver only the rows matching these filters (the query API's); default every row. */
+  filters?: EventFilters;
+  /**
+   * At start, the seqs missing among this many below the end of the trail are holes too: rows
+   * committing into them later are delivered (default 0: only rows after the end).
+   */
+  lookBack?: number;
 }
 
 /** A run of seqs read past and not yet seen, since when. */
@@ -46,6 +59,8 @@ interface Hole {
 interface Row {
   id: string;
   seq: string | number;
+  /** With filters: whether the row matches them. */
+  matched?: boolean;
   level: Level;
   message: string;
   timestamp: Date | string;
@@ -59,6 +74,17 @@ function eventRow(r: Row): EventRow {
   return { id: r.id, level: r.level, message: r.message, time: new Date(r.timestamp).getTime(), event_type: r.event_type, metadata: r.log_metadata };
 }
 
+/** Rows read in seq order after `after`: the seqs skipped go to `holes` (since `now`); returns the highest seq read. */
+function seqsRead(rows: readonly { seq: string | number }[], after: number, now: number, holes: Hole[]): number {
+  let expect = after + 1;
+  for (const r of rows) {
+    const seq = Number(r.seq);
+    if (seq > expect) holes.push({ lo: expect, hi: seq - 1, since: now });
+    expect = seq + 1;
+  }
+  return expect - 1;
+}
+
 export class TrailFollower {
   private readonly db: Queryable;
   private readonly log: Logger;
@@ -68,6 +94,8 @@ export class TrailFollower {
   private readonly gapTimeoutMs: number;
   private readonly batch: number;
   private readonly now: () => number;
+  private readonly filters: EventFilters | undefined;
+  private readonly lookBack: number;
   /** When the last read began (performance.now()). */
   private lastRead = -Infinity;
   /** Null while stopped; otherwise the highest seq read. */
@@ -93,6 +121,8 @@ export class TrailFollower {
     this.gapTimeoutMs = opts.gapTimeoutMs ?? DEFAULT_FOLLOW_GAP_TIMEOUT_MS;
     this.batch = opts.batchRows ?? DEFAULT_FOLLOW_BATCH_ROWS;
     this.now = opts.now ?? Date.now;
+    this.filters = opts.filters;
+    this.lookBack = opts.lookBack ?? 0;
   }
 
   get active(): boolean {
@@ -108,15 +138,31 @@ export class TrailFollower {
     const gen = ++this.gen;
     this.starting = (async () => {
       const { rows } = await this.db.query<{ high: string | null }>('SELECT max(seq)::text AS high FROM logs');
+      const high = Number(rows[0].high ?? 0);
+      const holes = this.lookBack > 0 ? await this.recentHoles(high) : [];
       if (gen !== this.gen) return; // stopped meanwhile
-      this.high = Number(rows[0].high ?? 0);
-      this.holes = [];
+      this.high = high;
+      this.holes = holes;
       this.schedule(this.pollMs);
     })().catch((err: unknown) => {
       if (gen === this.gen) this.starting = null;
       throw err;
     });
     return this.starting;
+  }
+
+  /** The highest seq read (the end of the trail when it started), null while stopped. */
+  get position(): number | null {
+    return this.high;
+  }
+
+  /** The seqs missing among the `lookBack` below `high` (and above 0), as holes. */
+  private async recentHoles(high: number): Promise<Hole[]> {
+    const from = Math.max(0, high - this.lookBack);
+    const { rows } = await this.db.query<{ seq: string | number }>('SELECT seq FROM logs WHERE seq > $1 AND seq <= $2 ORDER BY seq', [from, high]);
+    const holes: Hole[] = [];
+    seqsRead(rows, from, this.now(), holes);
+    return holes.slice(-MAX_HOLES);
   }
 
   /** Stops following (no subscriber left); a later start() begins at the end of the trail again. */
@@ -146,17 +192,12 @@ export class TrailFollower {
     if (high === null) return;
     const now = this.now();
     const late = await this.fillHoles(now);
-    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM logs WHERE seq > $1 ORDER BY seq LIMIT $2`, [high, this.batch]);
+    const params: unknown[] = [high, this.batch];
+    const { rows } = await this.db.query<Row>(`SELECT ${this.columns(params)} FROM logs WHERE seq > $1 ORDER BY seq LIMIT $2`, params);
     if (this.high !== high) return; // stopped (or restarted) meanwhile
-    let expect = high + 1;
-    for (const r of rows) {
-      const seq = Number(r.seq);
-      if (seq > expect) this.holes.push({ lo: expect, hi: seq - 1, since: now });
-      expect = seq + 1;
-    }
+    this.high = seqsRead(rows, high, now, this.holes);
     if (this.holes.length > MAX_HOLES) this.giveUp(this.holes.splice(0, this.holes.length - MAX_HOLES), 'too many holes');
-    this.high = rows.length > 0 ? expect - 1 : high;
-    const fresh = rows.map(eventRow);
+    const fresh = this.delivered(rows);
     const all = late.length > 0 ? [...late, ...fresh] : fresh;
     if (all.length > 0) this.deliver(all);
     this.more = rows.length === this.batch;
@@ -172,9 +213,10 @@ export class TrailFollower {
     }
     if (this.holes.length === 0) return [];
     const holes = this.holes;
+    const params: unknown[] = [holes.map((h) => h.lo), holes.map((h) => h.hi)];
     const { rows } = await this.db.query<Row>(
-      `SELECT ${COLUMNS} FROM logs l JOIN unnest($1::bigint[], $2::bigint[]) AS h(lo, hi) ON l.seq BETWEEN h.lo AND h.hi ORDER BY l.seq`,
-      [holes.map((h) => h.lo), holes.map((h) => h.hi)],
+      `SELECT ${this.columns(params)} FROM logs JOIN unnest($1::bigint[], $2::bigint[]) AS h(lo, hi) ON logs.seq BETWEEN h.lo AND h.hi ORDER BY logs.seq`,
+      params,
     );
     if (this.holes !== holes || rows.length === 0) return [];
     // What is left of each hole: the runs between the rows found in it.
@@ -191,13 +233,22 @@ export class TrailFollower {
       if (lo <= h.hi) left.push({ lo, hi: h.hi, since: h.since });
     }
     this.holes = left;
-    return rows.map(eventRow);
+    return this.delivered(rows);
+  }
+
+  /** The columns read, with whether the row matches the filters (their values go to `params`). */
+  private columns(params: unknown[]): string {
+    return this.filters === undefined ? COLUMNS : `${COLUMNS}, (${whereClause(this.filters, params)}) AS matched`;
+  }
+
+  private delivered(rows: Row[]): EventRow[] {
+    return (this.filters === undefined ? rows : rows.filter((r) => r.matched === true)).map(eventRow);
   }
 
   private giveUp(holes: Hole[], why: string): void {
     this.gaveUp += holes.length;
     const seqs = holes.reduce((n, h) => n + h.hi - h.lo + 1, 0);
-    this.log.debug({ holes: holes.length, seqs, first_seq: holes[0].lo, why }, 'stream: gave up waiting for seqs not committed (rolled back, or committing late)');
+    this.log.debug({ holes: holes.length, seqs, first_seq: holes[0].lo, why }, 'gave up waiting for seqs not committed (rolled back, or committing late)');
   }
 
   private schedule(ms: number): void {
@@ -221,7 +272,7 @@ export class TrailFollower {
         },
         (err: unknown) => {
           const msg = (err as Error).message;
-          if (msg !== this.lastError) this.log.warn({ err: { message: msg } }, 'stream: reading new events failed; trying again');
+          if (msg !== this.lastError) this.log.warn({ err: { message: msg } }, 'reading new events failed; trying again');
           this.lastError = msg;
         },
       )
