@@ -68,6 +68,8 @@ export function registerWorker(program: Command, io: CliIo): void {
       const interventionConfig = interventionConfigFrom(cfg);
       await hub.start();
       outbox = new Outbox({ store, sections: cfg.file.sections, env, log, worker: true, workerSettings: concurrency ? { concurrency } : {}, routes: () => interventionConfig.routes });
+      // Deliveries the servers queue wake this worker at once (LISTEN vigil_outbox), not at its next poll.
+      outbox.wakeOnNotify(hub);
       const inbox = await inboxChannels(store, hub, { push: outbox.directory.channel('push') });
       for (const [name, channel] of inbox) outbox.register(name, channel);
       // Stream rules and escalation run here too, so a deployment of workers alone still decides.

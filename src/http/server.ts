@@ -100,6 +100,8 @@ export async function startServer(cfg: VigilConfig, log: Logger, opts: { env?: N
     // server: websocket, in_app, and push to the users' stored subscriptions next to configured ones.
     hub = new StreamHub({ store, log });
     await hub.start();
+    // Deliveries queued by other processes on the same PostgreSQL wake this server's worker.
+    ob.wakeOnNotify(hub);
     inbox = await inboxChannels(store, hub, { push: ob.directory.channel('push') });
     for (const [name, channel] of inbox) ob.register(name, channel);
     const interventions = new InterventionService({ store, config: interventionConfig, logger: log, recorder: ob.recorder });

@@ -14,12 +14,13 @@ import pino, { type Logger } from 'pino';
 import { resolveInterventionConfig } from '../interventions/config.js';
 import { DEFAULT_ROUTES, type Route } from '../interventions/routing.js';
 import type { Registry } from '../http/metrics.js';
+import { PostgresStore } from '../store/postgres.js';
 import type { Store } from '../store/store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { BUILTIN_CHANNELS, buildDirectory, type AssembledDirectory, type ExtraChannel } from './channelDirectory.js';
 import { openChannelFailing, targetGoneHandler } from './health.js';
 import { OutboxMetrics } from './metrics.js';
-import { OutboxRecorder } from './recorder.js';
+import { OUTBOX_CHANNEL, OutboxRecorder } from './recorder.js';
 import { resolveWorkerSettings, type WorkerSettings } from './settings.js';
 import { retryNow, type RetryAnswer } from './views.js';
 import { OutboxWorker } from './worker.js';
@@ -67,7 +68,7 @@ export class Outbox {
     const runWorker = opts.worker ?? this.settings.enabled;
     // Channels of the default table that are not set up here get no rows; others are recorded dead.
     // The default table's channels may have no target here (not set up, or no subscriber yet).
-    this.recorder = new OutboxRecorder(this.directory, this.clock, () => this.worker?.wake(), { optional: BUILTIN_CHANNELS });
+    this.recorder = new OutboxRecorder(this.directory, this.clock, () => this.worker?.wake(), { optional: BUILTIN_CHANNELS, notify: this.store instanceof PostgresStore });
     this.metrics = opts.registry ? new OutboxMetrics(opts.registry, this.store, this.log) : null;
     const routes = opts.routes ?? configRoutes(opts.sections.interventions);
     if (!runWorker) {
@@ -112,8 +113,21 @@ export class Outbox {
   /** Puts a dead or waiting delivery back in the queue now, with the channel's attempts budget again. */
   async retry(id: string): Promise<RetryAnswer> {
     const answer = await retryNow(this.store, id, this.clock.now(), (c) => this.directory.maxAttempts(c));
-    if (answer.ok) this.worker?.wake();
+    if (answer.ok) {
+      this.worker?.wake();
+      // The other processes' workers too (best effort: failing that, they look at their next poll).
+      if (this.store instanceof PostgresStore) await this.store.query(`NOTIFY ${OUTBOX_CHANNEL}`).catch(() => undefined);
+    }
     return answer;
+  }
+
+  /**
+   * Wakes this process's worker when any process queues deliveries on the same PostgreSQL (the
+   * hub's relay listens on `vigil_outbox`); nothing on the embedded store, where the recorder
+   * wakes it.
+   */
+  wakeOnNotify(hub: { onOutboxDue(fn: () => void): void }): void {
+    hub.onOutboxDue(() => this.worker?.wake());
   }
 
   /** Drains the worker (sends in flight finish and are recorded), then closes the channels. Idempotent. */

@@ -12,6 +12,13 @@ import { insertDeliveries, listDeliveries, type NewDelivery } from './sql.js';
 /** The second wake after record(), once the caller's commit has most likely landed. */
 const WAKE_AGAIN_MS = 20;
 
+/**
+ * Notified (no payload) in the transactions that queue deliveries on PostgreSQL: each process's
+ * stream relay listens and wakes its worker, so a `vigil worker` sends what a server queued at
+ * once rather than at its next poll.
+ */
+export const OUTBOX_CHANNEL = 'vigil_outbox';
+
 /** The context key naming channels an intervention is not sent to (a failing channel's own alert). */
 export const EXCLUDE_CHANNELS_KEY = 'exclude_channels';
 
@@ -21,10 +28,16 @@ export interface RecorderOptions {
    * no Twilio account): no row is written for them. Any other unknown channel is recorded dead.
    */
   optional?: Iterable<string>;
+  /**
+   * Notify `vigil_outbox` in the recording transaction (PostgreSQL): the workers of other
+   * processes, listening, look at once when it commits.
+   */
+  notify?: boolean;
 }
 
 export class OutboxRecorder implements DeliveryRecorder {
   private readonly optional: Set<string>;
+  private readonly notify: boolean;
 
   constructor(
     private readonly directory: ChannelDirectory,
@@ -34,6 +47,7 @@ export class OutboxRecorder implements DeliveryRecorder {
     opts: RecorderOptions = {},
   ) {
     this.optional = new Set(opts.optional ?? []);
+    this.notify = opts.notify ?? false;
   }
 
   /** The outbox rows for routed deliveries (exported for `vigil notify test` and fallbacks). */
@@ -76,7 +90,9 @@ export class OutboxRecorder implements DeliveryRecorder {
   }
 
   async record(tx: Queryable, deliveries: readonly Delivery[]): Promise<void> {
-    await insertDeliveries(tx, this.expand(deliveries), this.clock.now());
+    const rows = this.expand(deliveries);
+    await insertDeliveries(tx, rows, this.clock.now());
+    if (this.notify && rows.some((r) => r.dead_error === undefined)) await tx.query(`NOTIFY ${OUTBOX_CHANNEL}`);
     // The worker may look before the transaction commits, so it is woken again a moment later
     // (a commit takes a round trip); failing both, it looks at its next poll.
     queueMicrotask(this.wake);

@@ -11,6 +11,7 @@ import { generateVapidKeys } from '../../src/channels/push/index.js';
 import { generateWebhookSecret } from '../../src/channels/webhook.js';
 import { uuidv7 } from '../../src/events/uuid7.js';
 import type { Delivery } from '../../src/interventions/deliveries.js';
+import { StreamHub } from '../../src/http/stream/hub.js';
 import { DEFAULT_ROUTES } from '../../src/interventions/routing.js';
 import { Outbox } from '../../src/outbox/assemble.js';
 import { buildDirectory } from '../../src/outbox/channelDirectory.js';
@@ -20,7 +21,7 @@ import { resolveDeliverySettings, resolveWorkerSettings } from '../../src/outbox
 import { listDeliveries } from '../../src/outbox/sql.js';
 import type { Store } from '../../src/store/store.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { BACKENDS, openHandles, openTestStore } from '../helpers/stores.js';
+import { BACKENDS, openHandles, openTestStore, PG_SKIP } from '../helpers/stores.js';
 
 const silent = pino({ level: 'silent' });
 const HOOK = 'https://discord.com/api/webhooks/123456789/SeCrEtDiScOrDtOkEn';
@@ -238,4 +239,56 @@ for (const backend of BACKENDS) {
       }
     });
   });
+}
+
+describe('deliveries queued by one process wake the workers of the others (PostgreSQL)', { skip: PG_SKIP }, () => {
+  it('a worker whose next poll is minutes away sends, at once, what another process queued or retried', async () => {
+    const env = await BACKENDS[1].setup();
+    // Two processes' worth of parts, each with its own pool and its own hub (its LISTEN connection).
+    const stores = [await openTestStore(env), await openTestStore(env)];
+    const hubs = stores.map((store) => new StreamHub({ store, log: silent }));
+    const memo = new MemoryChannel('memo');
+    const extra = () => new Map([['memo', { channel: memo, targets: [{ channel: 'memo', name: 'all', address: '*' }] }]]);
+    // The server: queues, sends nothing. The worker: polls every 10 minutes.
+    const server = new Outbox({ store: stores[0], sections: {}, env: {}, log: silent, extra: extra(), worker: false });
+    const worker = new Outbox({ store: stores[1], sections: {}, env: {}, log: silent, extra: extra(), worker: true, workerSettings: { poll_interval_ms: 600_000 } });
+    const sentWithin = async (n: number, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (memo.sent.length < n) {
+        assert.ok(Date.now() < deadline, `${what} sent within 10 s, with the worker's next poll 10 minutes away`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await Promise.all(hubs.map((h) => h.start()));
+      worker.wakeOnNotify(hubs[1]);
+      worker.start();
+      // Its first look found nothing; from now on only a notification can wake it in time.
+      await new Promise((r) => setTimeout(r, 300));
+      const d = delivery('memo');
+      await stores[0].transaction((tx) => server.recorder.record(tx, [d]));
+      await sentWithin(1, 'the delivery queued by the server');
+      assert.equal(memo.sent[0].n.delivery_id, d.id);
+      await until(async () => (await listDeliveries(stores[0], { intervention_id: d.intervention_id, limit: 1 }))[0].status === 'sent');
+      // Sent, then put back by hand (`POST /v1/deliveries/{id}/retry` on the server).
+      await stores[0].query(`UPDATE deliveries SET status = 'dead', dead_at = now() WHERE id = $1`, [d.id]);
+      assert.equal((await server.retry(d.id)).ok, true);
+      await sentWithin(2, 'the delivery retried on the server');
+      assert.equal(memo.sent[1].n.delivery_id, d.id);
+    } finally {
+      await worker.close();
+      await server.close();
+      await Promise.all(hubs.map((h) => h.close()));
+      await Promise.all(stores.map((s) => s.close()));
+      await env.cleanup();
+    }
+  });
+});
+
+async function until(ok: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await ok())) {
+    assert.ok(Date.now() < deadline, 'within 10 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -181,6 +181,14 @@ export class StreamHub {
     await this.relay?.publish(msg);
   }
 
+  /**
+   * Calls `fn` when another process (or this one) queued deliveries on the same PostgreSQL; never
+   * on the embedded store (one process: its recorder wakes its worker itself).
+   */
+  onOutboxDue(fn: () => void): void {
+    this.relay?.onOutboxDue(fn);
+  }
+
   /** Listens to every bus message (local and relayed); answers the unsubscribe function. */
   onMessage(listener: BusListener): () => void {
     this.listeners.add(listener);

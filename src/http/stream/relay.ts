@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { OUTBOX_CHANNEL } from '../../outbox/recorder.js';
 import { PostgresStore } from '../../store/postgres.js';
 import type { Store } from '../../store/store.js';
 import type { BusMessage } from './messages.js';
@@ -23,6 +24,8 @@ export const RELAY_RECONNECT_MAX_MS = 30_000;
 export interface Relay {
   start(onMessage: (msg: BusMessage) => void): Promise<void>;
   publish(msg: BusMessage): Promise<void>;
+  /** Calls `fn` when any process queued deliveries, and after each (re)connection (one may have been missed). */
+  onOutboxDue(fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -50,6 +53,7 @@ export class PgRelay implements Relay {
   readonly origin = randomUUID();
   private client: pg.Client | null = null;
   private onMessage: ((msg: BusMessage) => void) | null = null;
+  private readonly outboxDue = new Set<() => void>();
   private closed = false;
   private retryMs = RELAY_RECONNECT_MIN_MS;
   private timer: NodeJS.Timeout | null = null;
@@ -63,6 +67,10 @@ export class PgRelay implements Relay {
   async start(onMessage: (msg: BusMessage) => void): Promise<void> {
     this.onMessage = onMessage;
     await this.connect();
+  }
+
+  onOutboxDue(fn: () => void): void {
+    this.outboxDue.add(fn);
   }
 
   async publish(msg: BusMessage): Promise<void> {
@@ -90,6 +98,7 @@ export class PgRelay implements Relay {
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('connection ended')));
     client.on('notification', (n) => {
+      if (n.channel === OUTBOX_CHANNEL) return this.outboxDue.forEach((fn) => fn());
       if (n.channel !== RELAY_CHANNEL || n.payload === undefined) return;
       try {
         const env = JSON.parse(n.payload) as { origin: string; msg: BusMessage };
@@ -100,7 +109,7 @@ export class PgRelay implements Relay {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${RELAY_CHANNEL}`);
+      await client.query(`LISTEN ${RELAY_CHANNEL}; LISTEN ${OUTBOX_CHANNEL}`);
     } catch (err) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
@@ -115,6 +124,7 @@ export class PgRelay implements Relay {
     }
     this.client = client;
     this.retryMs = RELAY_RECONNECT_MIN_MS;
+    this.outboxDue.forEach((fn) => fn());
   }
 
   private lost(client: pg.Client, err: Error): void {
