@@ -14,6 +14,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { Logger } from 'pino';
 import { GroupCommitter } from '../events/groupCommit.js';
 import type { EventRow } from '../events/types.js';
+import { PostgresStore } from '../store/postgres.js';
 import type { Store } from '../store/store.js';
 import { MAX_REQUEST_BYTES } from '../events/schema.js';
 import { ApiError, clientErrorAnswer, E, RETRY_AFTER_SECONDS } from './errors.js';
@@ -188,7 +189,7 @@ export async function buildApp(opts: AppOptions): Promise<VigilApp> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(authPlugin, { db: opts.store, localKey: opts.localKey, cacheTtlMs: opts.keyCacheTtlMs });
-  await registerRateLimit(app, { perMinute: opts.rateLimitPerMinute });
+  await registerRateLimit(app, { perMinute: opts.rateLimitPerMinute, shared: opts.store instanceof PostgresStore ? { db: opts.store, log: opts.log.child({ component: 'rate-limit' }) } : undefined });
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpSeconds.observe(reply.elapsedTime / 1000, { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
   });
