@@ -11,9 +11,8 @@ import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Queryable } from '../../store/store.js';
-import { SharedRateCounts } from './sharedRateCounts.js';
-
 import { ApiError, E } from '../errors.js';
+import { SharedRateCounts } from './sharedRateCounts.js';
 
 /** Requests per minute per key unless configured; 0 disables the limit. */
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60_000;
