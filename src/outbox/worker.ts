@@ -93,8 +93,8 @@ export class OutboxWorker {
   private running: Promise<void> | null = null;
   private closing = false;
   private wakeUp: (() => void) | null = null;
-  /** The earliest retry this worker recorded and has not yet looked for (ms), Infinity when none. */
-  private nextRetryAt = Infinity;
+  /** When the retries this worker recorded fall due (ms), ascending; those passed at a claim are dropped. */
+  private retriesDue: number[] = [];
   private lastError = '';
   private readonly failures = new Map<string, number>();
   readonly counters = new Map<string, ChannelCounters>();
@@ -172,7 +172,7 @@ export class OutboxWorker {
       // A retry this worker scheduled is looked for when due rather than at the next poll, so a
       // provider's Retry-After is waited for, not Retry-After plus up to a poll interval.
       const now = this.clock.now();
-      const wait = Math.max(0, Math.min(this.pollMs, this.nextRetryAt - now));
+      const wait = Math.max(0, Math.min(this.pollMs, (this.retriesDue[0] ?? Infinity) - now));
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           this.wakeUp = null;
@@ -197,7 +197,8 @@ export class OutboxWorker {
     const skip = [...this.inflightByChannel].filter(([, n]) => n >= this.perChannel).map(([c]) => c);
     const channelRoom = new Map([...this.inflightByChannel].filter(([, n]) => n > 0 && n < this.perChannel).map(([c, n]) => [c, this.perChannel - n]));
     const nowMs = this.clock.now();
-    if (nowMs >= this.nextRetryAt) this.nextRetryAt = Infinity;
+    const passed = this.retriesDue.findIndex((at) => at > nowMs);
+    this.retriesDue.splice(0, passed === -1 ? this.retriesDue.length : passed);
     const rows = await claimDue(this.opts.store, {
       worker: this.id,
       limit: room,
@@ -275,6 +276,19 @@ export class OutboxWorker {
     g.release();
   }
 
+  /** Keeps `at` among the retries' due times, in order. */
+  private retryDue(at: number): void {
+    const due = this.retriesDue;
+    let lo = 0;
+    let hi = due.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (due[mid] <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    due.splice(lo, 0, at);
+  }
+
   private decide(row: ClaimedRow, result: SendResult, startedAt: number, durationMs: number): Completion {
     const base = {
       id: row.id,
@@ -326,7 +340,7 @@ export class OutboxWorker {
         try {
           const updated = await this.record(batch);
           for (const b of batch) {
-            if (b.completion.status === 'pending' && updated.has(b.row.id)) this.nextRetryAt = Math.min(this.nextRetryAt, b.completion.next_attempt_at);
+            if (b.completion.status === 'pending' && updated.has(b.row.id)) this.retryDue(b.completion.next_attempt_at);
             if (!updated.has(b.row.id)) this.log.warn({ delivery: b.row.id }, 'delivery lease was lost before its attempt was recorded');
             else if (b.completion.status === 'dead') this.log.warn({ delivery: b.row.id, channel: b.row.channel, error: b.completion.error }, 'delivery is dead');
           }

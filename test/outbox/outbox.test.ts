@@ -129,29 +129,34 @@ for (const backend of BACKENDS) {
     });
 
 
-    it('looks for a retry it scheduled when the retry is due, not at its next poll', async () => {
+    it('looks for each retry it scheduled when the retry is due, not at its next poll', async () => {
       const dir = directory(peers);
       const recorder = new OutboxRecorder(dir, { now: () => Date.now() });
-      // A poll interval far beyond the test's patience: only the retry's own timer can send it in time.
+      // A poll interval far beyond the test's patience: only the retries' own due times can send them in time.
       const worker = new OutboxWorker({ store, directory: dir, log: silent, pollIntervalMs: 600_000 });
-      const d = delivery('discord');
+      const ds = [delivery('discord'), delivery('discord')];
       peers.discord.reset();
-      peers.discord.script(discordRateLimited(0.3));
-      await record(store, recorder, [d]);
+      // Both claimed at once; one is asked to wait 0.3 s, the other 0.8 s: two due times, one after the other.
+      peers.discord.script(discordRateLimited(0.3), discordRateLimited(0.8));
+      await record(store, recorder, ds);
       worker.start();
       try {
         const deadline = Date.now() + 10_000;
-        while (peers.discord.received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        assert.equal(peers.discord.received.length, 2, 'the retry was sent within 10 s, with the next poll 10 minutes away');
+        while (peers.discord.received.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(peers.discord.received.length, 4, 'both retries were sent within 10 s, with the next poll 10 minutes away');
       } finally {
         await worker.close();
       }
-      const [row] = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 10 });
-      assert.equal(row.status, 'sent');
-      const attempts = await attemptsOf(store, [d.id]);
-      assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome]), [[1, 'retryable'], [2, 'ok']]);
-      const gap = new Date(attempts[1].started_at).getTime() - new Date(attempts[0].started_at).getTime();
-      assert.ok(gap >= 300, `the retry waited the provider's retry_after of 300 ms (it came after ${gap} ms)`);
+      const gaps = [];
+      for (const d of ds) {
+        const [row] = await listDeliveries(store, { intervention_id: d.intervention_id, limit: 10 });
+        assert.equal(row.status, 'sent');
+        const attempts = await attemptsOf(store, [d.id]);
+        assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome]), [[1, 'retryable'], [2, 'ok']]);
+        gaps.push(new Date(attempts[1].started_at).getTime() - new Date(attempts[0].started_at).getTime());
+      }
+      gaps.sort((a, b) => a - b);
+      assert.ok(gaps[0] >= 300 && gaps[1] >= 800, `each retry waited its provider's retry_after, 300 and 800 ms (they came after ${gaps.join(' and ')} ms)`);
     });
     it('stops at once on a permanent failure and falls back to the route\'s fallback channel', async () => {
       const clock = new ManualClock();
