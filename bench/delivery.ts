@@ -8,7 +8,8 @@
  * As deployed: the peers run in a process of their own (providers are elsewhere), and each worker
  * in its own process (`vigil serve` and `vigil worker`, or two `vigil worker`). `--peers inline`
  * runs the peers in the bench's process; `--workers inline` runs both workers there, on one event
- * loop.
+ * loop. The workers run as deployed: the default poll interval, woken by the NOTIFY of the
+ * transaction that queues deliveries (each holds a relay's LISTEN) and by their own retries' due times.
  *
  *   node --import tsx bench/delivery.ts [--notifications 10000] [--peers process|inline]
  *        [--workers process|inline] [--database-url postgres://…]
@@ -27,6 +28,8 @@ import { uuidv7 } from '../src/events/uuid7.js';
 import { StaticDirectory, type NamedTarget } from '../src/outbox/directory.js';
 import { OutboxRecorder } from '../src/outbox/recorder.js';
 import { OutboxWorker } from '../src/outbox/worker.js';
+import { PgRelay } from '../src/http/stream/relay.js';
+import type { PostgresStore } from '../src/store/postgres.js';
 import { openStore, resolveStoreOptions } from '../src/store/open.js';
 import type { Store } from '../src/store/store.js';
 import { discordRateLimited, startDiscordPeer } from '../test/helpers/peers/discord.js';
@@ -171,15 +174,22 @@ function peerDirectory(discordUrl: string, slackUrl: string, http?: HttpClient):
   );
 }
 
-/** A worker in this process, sending to the peers through the two channels, polling every 10 ms. */
-function startWorker(store: Store, discordUrl: string, slackUrl: string): Worker {
+/**
+ * A worker in this process, sending to the peers through the two channels, as deployed: the default
+ * poll interval, woken by the recorder's NOTIFY through a relay's LISTEN like every process's.
+ */
+async function startWorker(store: Store, discordUrl: string, slackUrl: string): Promise<Worker> {
   const http = new HttpClient({ guard: new UrlGuard({ allow: ['127.0.0.1'] }) });
-  const worker = new OutboxWorker({ store, directory: peerDirectory(discordUrl, slackUrl, http), log, pollIntervalMs: 10 });
+  const worker = new OutboxWorker({ store, directory: peerDirectory(discordUrl, slackUrl, http), log });
+  const relay = new PgRelay(store as PostgresStore, log);
+  relay.onOutboxDue(() => worker.wake());
+  await relay.start(() => undefined);
   return {
     start: async () => worker.start(),
     ok: async () => [...worker.counters.values()].reduce((m, c) => m + c.ok, 0),
     close: async () => {
       await worker.close();
+      await relay.close();
       await http.close();
     },
   };
@@ -210,7 +220,7 @@ if (values['serve-peers']) {
 if (values['serve-worker']) {
   const { databaseUrl, discordUrl, slackUrl } = JSON.parse(values['serve-worker']) as Record<string, string>;
   const store = await openStore(resolveStoreOptions({ databaseUrl }), { migrate: false });
-  const worker = startWorker(store, discordUrl, slackUrl);
+  const worker = await startWorker(store, discordUrl, slackUrl);
   await serveChild(
     { ready: true },
     async (q) => {
@@ -244,13 +254,13 @@ for (let i = 0; i < 2; i++) {
   else {
     const s = await openStore(resolveStoreOptions({ databaseUrl }), { migrate: false });
     inlineStores.push(s);
-    workers.push(startWorker(s, peers.discordUrl, peers.slackUrl));
+    workers.push(await startWorker(s, peers.discordUrl, peers.slackUrl));
   }
 }
 
 // The recorder only needs to know the channels' targets and attempts; the bench's own directory.
 const directory = peerDirectory(peers.discordUrl, peers.slackUrl);
-const recorder = new OutboxRecorder(directory, { now: () => Date.now() });
+const recorder = new OutboxRecorder(directory, { now: () => Date.now() }, undefined, { notify: true });
 
 const notification = (i: number): Notification => ({
   delivery_id: '',
